@@ -1,0 +1,149 @@
+"""The ``offlineimap`` command: parse, load plugins and configuration, check, choose a UI, run.
+
+Every :class:`~offlineimap.errors.OfflineImapError` that reaches this level is printed as one
+line, ``offlineimap: ERROR: <message>``, and ends the process with that error's exit status.
+Anything else is a bug: one "internal error" line, and the traceback only under ``-d``.
+Heavy modules (pluggy, stevedore, the plugins) are imported only once they are needed, so
+that ``--help`` and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from offlineimap.errors import ConfigError, ExitCode, OfflineImapError
+from offlineimap.options import Options
+
+if TYPE_CHECKING:
+    from offlineimap.config import Config
+    from offlineimap.plugins import PluginHost
+    from offlineimap.ui import UI
+
+PROG = "offlineimap"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (see ``offlineimap --help``)."""
+    debug = False
+    try:
+        try:
+            options = Options.from_argv(argv)
+        except SystemExit as exc:  # -h, --version
+            return exc.code if isinstance(exc.code, int) else ExitCode.OK
+        debug = bool(options.debug)
+        return _run(options)
+    except OfflineImapError as exc:
+        _error(str(exc))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        hint = "" if debug else " (run with -d all to see the traceback)"
+        _error(f"internal error: {type(exc).__name__}: {_first_line(exc)}{hint}", "")
+        if debug:
+            traceback.print_exc()
+        return int(ExitCode.ERRORS)
+
+
+def _run(options: Options) -> int:
+    from offlineimap.plugins import PluginHost
+
+    host = PluginHost.load()
+    if options.list_plugins:
+        print("\n".join(plugin_lines(host)))
+        return int(ExitCode.OK)
+    for line in host.failure_lines():
+        _error(line, "WARNING: ")
+
+    config, problems = load_config(options, host)
+    accounts = options.accounts if options.accounts is not None else config.account_names()
+    options.apply_to(config, accounts)
+    from offlineimap.validate import check_config
+
+    problems += check_config(config, host, accounts, check_ui=options.ui is None)
+    for problem in problems:
+        _error(problem)
+    if options.check_config:
+        if not problems:
+            print(f"{config.path}: no problems found ({len(accounts)} accounts checked)")
+        return int(ExitCode.CONFIG if problems else ExitCode.OK)
+    if problems:
+        return int(ExitCode.CONFIG)
+
+    ui = make_ui(options, config, host, stdout_is_tty=sys.stdout.isatty())
+    host.register_listener(ui, "ui")
+    try:
+        from offlineimap import runner
+    except ModuleNotFoundError as exc:
+        if exc.name != "offlineimap.runner":
+            raise
+        _error("the sync engine (offlineimap.runner) is not part of this installation yet")
+        return int(ExitCode.ERRORS)
+    with ui.session():
+        return int(runner.run(options, config, host, ui))
+
+
+def load_config(options: Options, host: PluginHost) -> tuple[Config, list[str]]:
+    """Find and read the configuration, apply ``-k``, build the expression namespace.
+
+    A file that cannot be found or read stops here (raised). A broken ``pythonfile`` is
+    returned as a problem instead, so that ``--check-config`` reports it with the rest.
+    """
+    from offlineimap.config import Config, find_config_file
+
+    config = Config.from_file(find_config_file(options.config_path))
+    config.override(options.overrides)
+    try:
+        config.load_namespace(host.namespace)
+    except ConfigError as exc:
+        return config, [str(exc)]
+    return config, []
+
+
+def choose_ui_name(options: Options, config: Config, *, stdout_is_tty: bool) -> tuple[str, str]:
+    """``(ui name, where it came from)``: ``-u``, else ``[general] ui``, else by terminal.
+
+    ``--info`` uses ``ttyui`` as OfflineIMAP does; without a setting, ``ttyui`` on a terminal
+    and ``basic`` otherwise (cron, pipes).
+    """
+    if options.ui is not None:
+        return options.ui, "-u"
+    if options.info:
+        return "ttyui", "--info"
+    if config.general.has("ui"):
+        return config.general.get("ui"), "[general] ui"
+    return ("ttyui" if stdout_is_tty else "basic"), "default ui"
+
+
+def make_ui(options: Options, config: Config, host: PluginHost, *, stdout_is_tty: bool) -> UI:
+    """Resolve the UI through the plugins' registry and instantiate it."""
+    from offlineimap.validate import resolve_ui
+
+    name, where = choose_ui_name(options, config, stdout_is_tty=stdout_is_tty)
+    ui_class = resolve_ui(host, name, where)
+    ui: UI = ui_class(config, logfile=options.logfile, debug=options.debug)
+    return ui
+
+
+def plugin_lines(host: PluginHost) -> list[str]:
+    """``--list-plugins``: one line per plugin, then one per plugin that failed to load."""
+    lines = []
+    for info in host.plugins:
+        provides = "; ".join(f"{kind}: {', '.join(names)}"
+                             for kind, names in info.provides.items()) or "hooks only"
+        lines.append(f"{info.distribution} {info.version} ({info.name}): {provides}")
+    lines += [f"FAILED: {line}" for line in host.failure_lines()]
+    return lines
+
+
+def _error(message: str, label: str = "ERROR: ") -> None:
+    print(f"{PROG}: {label}{message}", file=sys.stderr)
+
+
+def _first_line(exc: Any) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else ""
