@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pluggy
-
     from offlineimap.stats import FolderStats
 
 
@@ -25,7 +24,7 @@ class Events:
             return
         try:
             getattr(self._hook, name)(**kwargs)
-        except Exception:  # noqa: BLE001  a listener's bug must not stop mail from syncing
+        except Exception:
             if name != "offlineimap_debug":
                 import logging
 

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import pluggy
-
 from offlineimap import hookspecs
 from offlineimap.errors import ConfigError, MissingPluginError
 from offlineimap.repository import Repository

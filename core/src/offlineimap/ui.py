@@ -35,5 +35,5 @@ class UI:
         Core runs every sync inside this context; leaving it restores the terminal."""
         yield
 
-    def account_keys(self, accounts: list[str]) -> None:  # noqa: B027
+    def account_keys(self, accounts: list[str]) -> None:
         """Tell the UI the accounts in order, so a digit key can sync account N now."""

@@ -1,0 +1,366 @@
+"""One account's sync: its two repositories, its lock, its folders in parallel.
+
+Errors are contained by scope: a folder that fails is reported and the others go on; an
+account that fails is reported and the other accounts go on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from offlineimap.config import Config, Section
+from offlineimap.engine import FolderSync, SyncSettings
+from offlineimap.errors import (
+    ConfigError,
+    LockedError,
+    OfflineImapError,
+    Scope,
+    UIDValidityError,
+)
+from offlineimap.events import Events
+from offlineimap.folder_map import (
+    FolderMap,
+    FolderPair,
+    SideNaming,
+    identity,
+    keep_all,
+    map_folders,
+)
+from offlineimap.journal import UploadJournal
+from offlineimap.passwords import PasswordRequest, resolve_password
+from offlineimap.plan import LOCAL, REMOTE, SidePolicy
+from offlineimap.plugins import PluginHost
+from offlineimap.repository import Folder, FolderState, MessageInfo, Repository, RepositoryContext
+from offlineimap.stats import FolderStats
+from offlineimap.status import StatusBackend, status_file_name
+
+
+@dataclasses.dataclass
+class AccountOptions:
+    """Per-run choices from the command line."""
+
+    folders: list[str] | None = None  #: -f
+    dry_run: bool = False
+    single_connection: bool = False  #: -1
+    debug: frozenset[str] = frozenset()
+    stop: threading.Event | None = None
+
+
+@dataclasses.dataclass
+class AccountResult:
+    stats: FolderStats
+    elapsed: float
+    failed: bool = False
+    uidvalidity_problem: bool = False
+
+
+class Account:
+    """``[Account <name>]`` and the repositories it names."""
+
+    def __init__(self, name: str, config: Config, host: PluginHost, events: Events,
+                 options: AccountOptions) -> None:
+        self.name = name
+        self.config = config
+        self.host = host
+        self.events = events
+        self.options = options
+        self.section = config.section(f"Account {name}")
+        if not config.has_section(self.section.name):
+            raise ConfigError(f"account {name!r} is listed in accounts but there is no "
+                              f"[Account {name}] section")
+        self.metadata_dir = _metadata_dir(config)
+        self.account_dir = self.metadata_dir / f"Account-{name}"
+        self.fsync = config.general.get_bool("fsync", True)
+        self.remote = self._repository("remoterepository")
+        self.local = self._repository("localrepository")
+        self.status_backend = self._status_backend()
+
+    # -- construction ----------------------------------------------------------------------------
+
+    def _repository(self, option: str) -> Repository:
+        repo_name = self.section.get(option)
+        section = self.config.section(f"Repository {repo_name}")
+        if not self.config.has_section(section.name):
+            raise ConfigError(f"[{self.section.name}] {option} = {repo_name}: there is no "
+                              f"[Repository {repo_name}] section")
+        cls = self.host.repository_types.resolve(section.get("type"), f"[{section.name}] type")
+        ctx = RepositoryContext(
+            name=repo_name, section=section, config=self.config, account=self.name,
+            metadata_dir=self.metadata_dir, events=self.events,
+            get_password=self._get_password, dry_run=self.options.dry_run,
+            debug=self.options.debug, single_connection=self.options.single_connection,
+        )
+        return cls(ctx)
+
+    def _get_password(self, request: PasswordRequest) -> str:
+        return resolve_password(self.host.hook, request)
+
+    def _status_backend(self) -> StatusBackend:
+        name = self.section.get("status_backend", None) or self.config.general.get(
+            "status_backend", "sqlite")
+        where = (f"[{self.section.name}] status_backend" if self.section.has("status_backend")
+                 else "[general] status_backend")
+        cls = self.host.status_backends.resolve(name, where)
+        return cls(self.account_dir, fsync=self.fsync)
+
+    # -- sync ------------------------------------------------------------------------------------
+
+    def sync(self) -> AccountResult:
+        """Sync every folder once; never raises for folder-scoped problems."""
+        start = time.monotonic()
+        totals = FolderStats()
+        result = AccountResult(totals, 0.0)
+        self.events.account_start(self.name)
+        try:
+            with self._lock():
+                self._sync_folders(totals, result)
+        except OfflineImapError as exc:
+            if exc.scope >= Scope.FATAL:
+                raise
+            result.failed = True
+            totals.errors += 1
+            self.events.error(f"account {self.name}: {exc}", self.name, exc)
+        finally:
+            result.elapsed = time.monotonic() - start
+            self.events.account_finish(self.name, totals, result.elapsed)
+        return result
+
+    def _sync_folders(self, totals: FolderStats, result: AccountResult) -> None:
+        try:
+            for repo in (self.remote, self.local):
+                repo.connect()
+            folder_map = self.folder_map()
+            for problem in folder_map.problems:
+                self.events.error(problem, self.name, None)
+                totals.errors += 1
+            if not self.options.dry_run:
+                self._create_folders(folder_map.pairs)
+            workers = 1 if self.options.single_connection else max(
+                1, min(self.remote.max_connections, self.local.max_connections))
+            lock = threading.Lock()
+
+            def one(pair: FolderPair) -> None:
+                stats = self._sync_pair(pair, result)
+                with lock:
+                    totals.add(stats)
+
+            if workers == 1:
+                for pair in folder_map.pairs:
+                    if self._stopping():
+                        break
+                    one(pair)
+            else:
+                with concurrent.futures.ThreadPoolExecutor(
+                        workers, thread_name_prefix=f"{self.name}-folder") as pool:
+                    for future in [pool.submit(one, pair) for pair in folder_map.pairs]:
+                        future.result()
+        finally:
+            for repo in (self.remote, self.local):
+                with contextlib.suppress(Exception):
+                    repo.close()
+
+    def folder_map(self) -> FolderMap:
+        remote_names = self.remote.list_folders()
+        local_names = self.local.list_folders()
+        includes_fn = getattr(self.remote, "included_folders", None)
+        includes = includes_fn() if includes_fn else []
+        sort_cmp = _function(self.remote.ctx.section, "foldersort")
+        pairs = map_folders(
+            remote_names, local_names, self._naming(self.remote), self._naming(self.local),
+            includes=includes, only=self.options.folders, sort_cmp=sort_cmp,
+        )
+        return pairs
+
+    def _naming(self, repo: Repository) -> SideNaming:
+        section = repo.ctx.section
+        user_filter = _function(section, "folderfilter") or keep_all
+
+        def folder_filter(name: str) -> bool:
+            if not user_filter(name):
+                return False
+            votes = self.host.hook.offlineimap_filter_folder(
+                account=self.name, repository=repo.name, folder=name)
+            return all(vote is not False for vote in votes)
+
+        return SideNaming(
+            sep=repo.sep,
+            nametrans=_function(section, "nametrans") or identity,
+            folderfilter=folder_filter,
+            can_create=repo.createfolders and not repo.readonly,
+        )
+
+    def _create_folders(self, pairs: list[FolderPair]) -> None:
+        for pair in pairs:
+            if pair.create_remote:
+                self.events.info(f"creating folder {pair.remote!r} on {self.remote.name}",
+                                 self.name)
+                self.remote.create_folder(pair.remote)
+            if pair.create_local:
+                self.events.info(f"creating folder {pair.local!r} on {self.local.name}",
+                                 self.name)
+                self.local.create_folder(pair.local)
+
+    def _sync_pair(self, pair: FolderPair, result: AccountResult) -> FolderStats:
+        stats = FolderStats()
+        if self._stopping():
+            return stats
+        try:
+            with contextlib.ExitStack() as stack:
+                remote = stack.enter_context(self.remote.open_folder(pair.remote))
+                local = stack.enter_context(self.local.open_folder(pair.local))
+                states = {REMOTE: remote.state(), LOCAL: local.state()}
+                self._check_validity(self.remote, remote, states[REMOTE], pair)
+                self._check_validity(self.local, local, states[LOCAL], pair)
+                status = stack.enter_context(self.status_backend.open_folder(pair.status))
+                journal = UploadJournal(
+                    self.account_dir / "Journal" / status_file_name(pair.status),
+                    fsync=self.fsync)
+                stack.callback(journal.close)
+                sync = FolderSync(
+                    account=self.name, name=pair.remote,
+                    folders={REMOTE: remote, LOCAL: local},
+                    policies={REMOTE: _policy(self.remote), LOCAL: _policy(self.local)},
+                    status=status, journal=journal, events=self.events,
+                    settings=SyncSettings(dry_run=self.options.dry_run,
+                                          copy_allowed=self._copy_filter(),
+                                          stop=self.options.stop),
+                )
+                stats = sync.run(states)
+        except UIDValidityError as exc:
+            stats.skipped = True
+            stats.errors += 1
+            result.uidvalidity_problem = True
+            self.events.error(str(exc), self.name, exc)
+        except OfflineImapError as exc:
+            if exc.scope > Scope.FOLDER:
+                raise
+            stats.errors += 1
+            self.events.error(f"folder {pair.remote}: {exc}", self.name, exc)
+        except OSError as exc:
+            stats.errors += 1
+            self.events.error(f"folder {pair.remote}: {exc}", self.name, exc)
+        self.events.folder_finish(self.name, pair.remote, stats)
+        return stats
+
+    def _check_validity(self, repo: Repository, folder: Folder, state: FolderState,
+                        pair: FolderPair) -> None:
+        """Compare UIDVALIDITY with OfflineIMAP's ``Repository-<name>/FolderValidity`` file."""
+        if state.uidvalidity is None:
+            return
+        path = (repo.ctx.repository_metadata_dir / "FolderValidity"
+                / status_file_name(folder.name))
+        try:
+            saved = int(path.read_text().split()[0])
+        except FileNotFoundError:
+            if not self.options.dry_run:
+                _write_atomic(path, f"{state.uidvalidity}\n", fsync=self.fsync)
+            return
+        except (ValueError, IndexError):
+            raise UIDValidityError(f"folder {pair.remote}: the saved UIDVALIDITY in {path} is "
+                                   "unreadable; delete that file to accept the server's") from None
+        if saved != state.uidvalidity:
+            raise UIDValidityError(
+                f"folder {folder.name} on {repo.name}: UIDVALIDITY changed from {saved} to "
+                f"{state.uidvalidity}: the server renumbered its messages, so this folder was "
+                f"not synced. To start it afresh, move the local folder aside and delete "
+                f"{path} and the folder's status cache")
+
+    def _copy_filter(self) -> Callable[[MessageInfo], bool] | None:
+        cutoff = _maxage_cutoff(self.section)
+        maxsize = self.section.get_int("maxsize", None)
+        if cutoff is None and maxsize is None:
+            return None
+
+        def allowed(info: MessageInfo) -> bool:
+            if cutoff is not None and info.internaldate is not None and (
+                    info.internaldate < cutoff):
+                return False
+            return not (maxsize is not None and info.size is not None and info.size > maxsize)
+
+        return allowed
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """OfflineIMAP's per-account lock file, held with ``flock`` for the whole sync."""
+        self.account_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.account_dir / "lock"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockedError(f"account {self.name} is being synced by another offlineimap "
+                                  f"process (lock {path}); not syncing it") from None
+            yield
+        finally:
+            os.close(fd)
+
+    def _stopping(self) -> bool:
+        return self.options.stop is not None and self.options.stop.is_set()
+
+
+def _policy(repo: Repository) -> SidePolicy:
+    return SidePolicy(writable=not repo.readonly, sync_deletes=repo.sync_deletes)
+
+
+def _function(section: Section, option: str) -> Any:
+    if not section.has(option):
+        return None
+    value = section.get_eval(option)
+    if not callable(value):
+        raise ConfigError(f"[{section.name}] {option}: expected a function (such as a lambda), "
+                          f"got {type(value).__name__}")
+    where = f"[{section.name}] {option}"
+
+    def call(*args: Any) -> Any:
+        try:
+            return value(*args)
+        except Exception as exc:
+            raise ConfigError(f"{where} failed for {args[0]!r}: {type(exc).__name__}: {exc}"
+                              ) from None
+
+    return call
+
+
+def _maxage_cutoff(section: Section) -> float | None:
+    """``maxage``: a number of days, or a date ``YYYY-mm-dd``; returns seconds since the epoch."""
+    value = section.get("maxage", None)
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        days = int(text)
+        if days < 1:
+            raise ConfigError(f"[{section.name}] maxage = {text}: must be at least 1 day")
+        return time.time() - days * 86400
+    try:
+        return time.mktime(time.strptime(text, "%Y-%m-%d"))
+    except ValueError:
+        raise ConfigError(f"[{section.name}] maxage = {text!r}: expected a number of days or "
+                          "a date YYYY-mm-dd") from None
+
+
+def _metadata_dir(config: Config) -> Path:
+    path = config.general.get_path("metadata", Path("~/.offlineimap").expanduser())
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _write_atomic(path: Path, text: str, *, fsync: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="ascii") as handle:
+        handle.write(text)
+        if fsync:
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,241 @@
+"""The sync of one folder pair: remote, local and their status, in an order that never loses mail.
+
+This module is the only place that moves messages. It talks to the two :class:`Folder` drivers
+and the :class:`StatusFolder` through their interfaces and never names a driver.
+
+Order of writes (each step safe to interrupt with kill -9):
+
+1. Recover unfinished uploads from the journal (see :mod:`offlineimap.journal`).
+2. Record messages both sides already have (a previous run stopped before its status write).
+3. Copy new messages, in batches: store on the destination (durable on return), give the source
+   copy its new UID if the destination assigned one, then record the batch in the status.
+   A crash before the status write leaves a message on both sides, which step 2 records.
+4. Delete what the other side deleted, then forget it in the status.
+5. Apply flag changes to both sides, then record the merged flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Mapping
+
+from offlineimap.events import Events
+from offlineimap.journal import UploadJournal, content_hash
+from offlineimap.plan import LOCAL, REMOTE, SIDES, Plan, SidePolicy, make_plan, other
+from offlineimap.repository import Folder, FolderState, MessageInfo, NewMessage
+from offlineimap.stats import FolderStats
+from offlineimap.status import StatusFolder, StatusRecord
+
+
+@dataclasses.dataclass
+class SyncSettings:
+    dry_run: bool = False
+    #: maxage/maxsize: which messages may be copied (deletions and flags ignore it)
+    copy_allowed: Callable[[MessageInfo], bool] | None = None
+    #: a status write per this many copied messages (or bytes): the unit of lost work on a crash
+    batch_messages: int = 500
+    batch_bytes: int = 32 * 1024 * 1024
+    #: set by a signal handler: finish the current batch, then stop
+    stop: threading.Event | None = None
+
+
+class FolderSync:
+    """One sync of one folder pair."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        name: str,
+        folders: Mapping[str, Folder],
+        policies: Mapping[str, SidePolicy],
+        status: StatusFolder,
+        journal: UploadJournal,
+        events: Events,
+        settings: SyncSettings,
+    ) -> None:
+        self.account = account
+        self.name = name
+        self.folders = folders
+        self.policies = policies
+        self.status = status
+        self.journal = journal
+        self.events = events
+        self.settings = settings
+        self.stats = FolderStats()
+        self.listings: dict[str, dict[int, MessageInfo]] = {}
+
+    def run(self, states: Mapping[str, FolderState]) -> FolderStats:
+        """Sync; ``states`` are the sides' :meth:`Folder.state` results (validity checked)."""
+        for side in SIDES:
+            self.events.listing(self.account, self.name, side)
+            self.listings[side] = self.folders[side].list_messages()
+        records = self.status.records()
+        if not self.settings.dry_run:
+            self._recover_uploads(records)
+        plan = make_plan(self.listings, records, self.policies,
+                         self.settings.copy_allowed or (lambda _info: True))
+        if self.settings.dry_run:
+            self._report_dry_run(plan)
+            return self.stats
+        self._announce(plan)
+        if plan.status_adopt:
+            self.status.put(plan.status_adopt)
+        watermark = states[REMOTE].uidnext or 1
+        for dst in (LOCAL, REMOTE):
+            self._copy(other(dst), dst, plan.copy_to[dst], watermark)
+            if self._stopping():
+                return self.stats
+        self._delete(plan)
+        self._flags(plan)
+        if plan.status_forget:
+            self.status.remove(plan.status_forget)
+        return self.stats
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _recover_uploads(self, records: Mapping[int, StatusRecord]) -> None:
+        """Pair messages stored remotely before a crash with their local originals."""
+        pending = self.journal.pending()
+        if pending is None:
+            return
+        watermark, hashes = pending
+        remote, local = self.listings[REMOTE], self.listings[LOCAL]
+        candidates = [uid for uid in remote
+                      if uid >= watermark and uid not in records and uid not in local]
+        originals = [uid for uid in local if uid not in records and uid not in remote]
+        if candidates and originals:
+            wanted = set(hashes)
+            by_hash: dict[str, list[int]] = {}
+            for uid, body in self.folders[REMOTE].fetch(sorted(candidates)):
+                digest = content_hash(body)
+                if digest in wanted:
+                    by_hash.setdefault(digest, []).append(uid)
+            for old, body in self.folders[LOCAL].fetch(sorted(originals, reverse=True)):
+                matches = by_hash.get(content_hash(body))
+                if matches:
+                    new = matches.pop(0)
+                    self.folders[LOCAL].change_uid(old, new)
+                    local[new] = local.pop(old)
+                    self.events.info(f"{self.name}: recovered upload of message {new} "
+                                     "interrupted by an earlier run", self.account)
+        self.journal.clear()
+
+    def _copy(self, src: str, dst: str, uids: list[int], watermark: int) -> None:
+        source, target = self.folders[src], self.folders[dst]
+        listing = self.listings[src]
+        for batch in _batches(uids, listing, self.settings.batch_messages,
+                              self.settings.batch_bytes):
+            journal = self.journal if target.assigns_uids else None
+            if journal is not None:
+                journal.begin(watermark)
+            saved = target.save_messages(self._outgoing(source, batch, src, dst, journal))
+            records: dict[int, StatusRecord] = {}
+            for old, new in saved:
+                if new != old:
+                    source.change_uid(old, new)
+                records[new] = StatusRecord(flags=listing[old].flags)
+            if records:
+                self.status.put(records)
+            if journal is not None:
+                journal.clear()
+            missing = len(batch) - len(saved)
+            if missing:
+                self.stats.errors += missing
+            if self._stopping():
+                return
+
+    def _outgoing(self, source: Folder, batch: list[int], src: str, dst: str,
+                  journal: UploadJournal | None) -> Iterator[NewMessage]:
+        listing = self.listings[src]
+        for uid, body in source.fetch(batch):
+            info = listing[uid]
+            if journal is not None:
+                journal.record(body)
+            yield NewMessage(uid=uid, body=body, flags=info.flags,
+                             internaldate=info.internaldate)
+            if dst == LOCAL:
+                self.stats.copied_to_local += 1
+            else:
+                self.stats.copied_to_remote += 1
+            self.stats.bytes_copied += len(body)
+            self.events.message_copied(self.account, self.name, uid, src, dst, len(body))
+
+    def _delete(self, plan: Plan) -> None:
+        for side in SIDES:
+            uids = plan.delete_on[side]
+            if not uids:
+                continue
+            self.folders[side].delete_messages(uids)
+            self.status.remove(uids)
+            self.events.messages_deleted(self.account, self.name, side, uids)
+            if side == LOCAL:
+                self.stats.deleted_local += len(uids)
+            else:
+                self.stats.deleted_remote += len(uids)
+
+    def _flags(self, plan: Plan) -> None:
+        for side in SIDES:
+            changes = plan.flags_on[side]
+            if not changes:
+                continue
+            self.folders[side].change_flags(changes)
+            added: dict[str, list[int]] = {}
+            removed: dict[str, list[int]] = {}
+            for uid, (add, remove) in sorted(changes.items()):
+                for flag in add:
+                    added.setdefault(flag, []).append(uid)
+                for flag in remove:
+                    removed.setdefault(flag, []).append(uid)
+            self.events.flags_changed(self.account, self.name, side, added, removed)
+            if side == LOCAL:
+                self.stats.flags_changed_local += len(changes)
+            else:
+                self.stats.flags_changed_remote += len(changes)
+        if plan.status_flags:
+            self.status.put(plan.status_flags)
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def _announce(self, plan: Plan) -> None:
+        total = sum(len(plan.copy_to[side]) for side in SIDES)
+        size = sum(self.listings[other(side)][uid].size or 0
+                   for side in SIDES for uid in plan.copy_to[side])
+        self.events.folder_start(self.account, self.name, total, size)
+        for side in SIDES:
+            if plan.deletions_held[side]:
+                self.events.info(
+                    f"{self.name}: {plan.deletions_held[side]} message(s) deleted on the {side} "
+                    f"side are kept on the {other(side)} side (sync_deletes or readonly)",
+                    self.account)
+
+    def _report_dry_run(self, plan: Plan) -> None:
+        parts = []
+        for side in SIDES:
+            if plan.copy_to[side]:
+                parts.append(f"copy {len(plan.copy_to[side])} to {side}")
+            if plan.delete_on[side]:
+                parts.append(f"delete {len(plan.delete_on[side])} on {side}")
+            if plan.flags_on[side]:
+                parts.append(f"change flags of {len(plan.flags_on[side])} on {side}")
+        summary = ", ".join(parts) or "nothing to do"
+        self.events.info(f"[dry-run] {self.name}: would {summary}", self.account)
+
+    def _stopping(self) -> bool:
+        return self.settings.stop is not None and self.settings.stop.is_set()
+
+
+def _batches(uids: list[int], listing: Mapping[int, MessageInfo], max_count: int,
+             max_bytes: int) -> Iterator[list[int]]:
+    batch: list[int] = []
+    size = 0
+    for uid in uids:
+        batch.append(uid)
+        size += listing[uid].size or 0
+        if len(batch) >= max_count or size >= max_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
