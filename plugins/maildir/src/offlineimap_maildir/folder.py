@@ -1,0 +1,353 @@
+"""One Maildir folder: list, read, store, flag, delete and re-number its message files.
+
+A message is one file in ``cur/`` or ``new/``; its name carries its UID and flags (see
+:mod:`offlineimap_maildir.names`). Every change is an atomic rename, unlink or a file created in
+``tmp/`` and renamed, and nothing is reported done before it is durable: with ``[general] fsync``
+on, each file is fsynced before its rename and each changed directory once per call.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from offlineimap.errors import FolderError, MessageError
+from offlineimap.repository import FLAG_LETTERS, Flags, Folder, FolderState, MessageInfo, NewMessage
+
+from offlineimap_maildir import names
+from offlineimap_maildir.storage import DirSync, clean_tmp, write_new_file
+
+if TYPE_CHECKING:
+    from offlineimap_maildir.repository import MaildirRepository
+
+T = TypeVar("T")
+#: Where a message lives: ``("cur" or "new", file name)``.
+Location = tuple[str, str]
+#: Errors that concern the whole disk, not one message: stop storing instead of warning per file.
+_DISK_ERRORS = {getattr(errno, name, -1) for name in ("ENOSPC", "EDQUOT", "EROFS", "EIO")}
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _letters(flags: Iterable[str], uid: int) -> frozenset[str]:
+    """The flags as Maildir letters; anything else is an engine bug, refused loudly."""
+    result = frozenset(flags)
+    if not result <= _ASCII_LETTERS:
+        raise ValueError(f"message {uid}: Maildir flags are single letters, got {sorted(result)}")
+    return result
+
+
+class MaildirFolder(Folder):
+    """A folder of a :class:`~offlineimap_maildir.repository.MaildirRepository`."""
+
+    assigns_uids = False
+    repository: MaildirRepository
+
+    def __init__(self, repository: MaildirRepository, name: str) -> None:
+        super().__init__(repository, name)
+        self.path = repository.folder_path(name)
+        self.options = repository.options
+        self.scheme = names.NameScheme(names.folder_md5(repository.visible_name(name)),
+                                       self.options.infosep)
+        self._events = repository.ctx.events
+        #: uid -> where its file is; ``None`` until the first scan.
+        self._index: dict[int, Location] | None = None
+        #: new local messages (no UID of ours) keep their negative number for this folder
+        #: object's life, keyed by the name without flags, even across rescans.
+        self._negative: dict[str, int] = {}
+
+    def debug(self, message: str) -> None:
+        self._events.debug("maildir", f"{self!r}: {message}")
+
+    # ---------------------------------------------------------------------------------------
+    # Reading
+    # ---------------------------------------------------------------------------------------
+
+    def state(self) -> FolderState:
+        """Maildir has no UIDVALIDITY: the UIDs in the names are the remote's."""
+        return FolderState()
+
+    def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
+        repository = self.repository
+        if not (repository.ctx.dry_run or repository.readonly):
+            removed = clean_tmp(self.path / "tmp", self.scheme.writer_of, self.scheme.host)
+            if removed:
+                self.debug(f"removed {len(removed)} leftover files from tmp/: {removed!r}")
+        index, infos = self._scan(min_uid, want_infos=True)
+        self._index = index
+        self.debug(f"listed {len(infos)} messages ({sum(uid < 0 for uid in infos)} new local)")
+        return infos
+
+    def _scan(self, min_uid: int | None, want_infos: bool
+              ) -> tuple[dict[int, Location], dict[int, MessageInfo]]:
+        """Read cur/ and new/ by name only (no per-file stat unless a name lacks a timestamp,
+        or ``maxsize`` needs sizes). Dotfiles, directories and the like are passed over."""
+        index: dict[int, Location] = {}
+        infos: dict[int, MessageInfo] = {}
+        unnumbered: list[tuple[str, os.DirEntry[str]]] = []
+        flag_sets: dict[str, Flags] = {}
+        parse, want_sizes = self.scheme.parse, self.options.want_sizes
+        for sub in ("cur", "new"):
+            for entry in self._entries(sub):
+                name = entry.name
+                uid, chars = parse(name)
+                if uid is None:
+                    unnumbered.append((sub, entry))
+                    continue
+                if uid in index:
+                    self._warn_duplicate(uid, index[uid], (sub, name))
+                    continue
+                index[uid] = (sub, name)
+                if not want_infos or (min_uid is not None and uid < min_uid):
+                    continue
+                flags = flag_sets.get(chars)
+                if flags is None:
+                    flags = flag_sets[chars] = frozenset(FLAG_LETTERS.intersection(chars))
+                date = names.leading_timestamp(name)
+                info = self._with_stat(entry, flags, date, want_sizes or date is None)
+                if info is not None:
+                    infos[uid] = info
+        self._number_new_local(unnumbered, index, infos if want_infos else None)
+        return index, infos
+
+    def _entries(self, sub: str) -> Iterator[os.DirEntry[str]]:
+        try:
+            with os.scandir(self.path / sub) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_file():
+                            yield entry
+                    except OSError:
+                        continue
+        except FileNotFoundError:
+            raise FolderError(f"{self!r}: {self.path / sub} is missing: this is no longer a "
+                              f"Maildir folder") from None
+        except OSError as exc:
+            raise FolderError(f"{self!r}: cannot read {self.path / sub}: "
+                              f"{exc.strerror}") from None
+
+    @staticmethod
+    def _with_stat(entry: os.DirEntry[str], flags: Flags, date: float | None,
+                   need_stat: bool) -> MessageInfo | None:
+        """The listing entry; stats the file only when asked (``None`` if it just vanished)."""
+        if not need_stat:
+            return MessageInfo(flags, None, date)
+        try:
+            stat = entry.stat()
+        except FileNotFoundError:
+            return None
+        return MessageInfo(flags, stat.st_size, stat.st_mtime if date is None else date)
+
+    def _number_new_local(self, unnumbered: list[tuple[str, os.DirEntry[str]]],
+                          index: dict[int, Location], infos: dict[int, MessageInfo] | None
+                          ) -> None:
+        """Give each file without our UID a negative UID, stable for this folder object.
+
+        Its date is the file's mtime, what OfflineIMAP hands the server as INTERNALDATE.
+        """
+        unnumbered.sort(key=lambda item: item[1].name)
+        lowest = min(self._negative.values(), default=0)
+        for sub, entry in unnumbered:
+            key = self.scheme.base(entry.name)
+            uid = self._negative.get(key)
+            if uid is None or uid in index:
+                lowest -= 1
+                uid = self._negative[key] = lowest
+            index[uid] = (sub, entry.name)
+            if infos is not None:
+                chars = self.scheme.flag_chars(entry.name)
+                info = self._with_stat(entry, frozenset(FLAG_LETTERS.intersection(chars)),
+                                       None, True)
+                if info is not None:
+                    infos[uid] = info
+
+    def _warn_duplicate(self, uid: int, kept: Location, other: Location) -> None:
+        self._events.warning(
+            f"{self!r}: {other[0]}/{other[1]} has UID {uid} like {kept[0]}/{kept[1]}; "
+            f"it is ignored until one of the two is removed or renamed",
+            self.repository.ctx.account)
+
+    def _ensure_index(self) -> dict[int, Location]:
+        if self._index is None:
+            self._index = self._scan(None, want_infos=False)[0]
+        return self._index
+
+    def _rescan(self) -> None:
+        """Find files again after a mail reader renamed them (flag change, new/ -> cur/)."""
+        self.debug("a message file moved; reading the folder again")
+        self._index = self._scan(None, want_infos=False)[0]
+
+    def _each_file(self, uids: Iterable[int],
+                   operation: Callable[[int, str, str], T]) -> Iterator[tuple[int, T]]:
+        """Apply ``operation(uid, sub, name)`` to each message file. A file renamed behind
+        our back is found again by at most one rescan per call; a message gone is skipped."""
+        rescanned = False
+        for uid in uids:
+            while True:
+                location = self._ensure_index().get(uid)
+                try:
+                    if location is None:
+                        raise FileNotFoundError(uid)
+                    yield uid, operation(uid, *location)
+                    break
+                except FileNotFoundError:
+                    if rescanned:
+                        self.debug(f"message {uid} is gone; skipped")
+                        break
+                    self._rescan()
+                    rescanned = True
+
+    def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+        """Yield each message's bytes as stored (LF line endings)."""
+        return self._each_file(uids, self._read)
+
+    def _read(self, uid: int, sub: str, name: str) -> bytes:
+        try:
+            return (self.path / sub / name).read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise MessageError(f"{self!r}: cannot read message {uid} ({sub}/{name}): "
+                               f"{exc.strerror}") from None
+
+    # ---------------------------------------------------------------------------------------
+    # Writing
+    # ---------------------------------------------------------------------------------------
+
+    def _check_writable(self, what: str) -> None:
+        if self.repository.readonly:
+            raise FolderError(f"{self!r}: the repository is readonly: not {what}")
+
+    def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
+        """Write each message to tmp/, rename it into cur/ (seen) or new/ (unseen), fsync the
+        directories once, then return ``[(uid, uid)]``. A UID already present in the folder
+        is not written twice: that is how a crash after the rename but before the status
+        write costs nothing on the next run (its flags are set as given, as OfflineIMAP does)."""
+        self._check_writable("storing messages")
+        sync = DirSync(self.options.fsync)
+        stored: list[tuple[int, int]] = []
+        for message in messages:
+            uid = message.uid
+            if uid <= 0:
+                raise ValueError(f"{self!r}: cannot store message {uid}: a Maildir keeps the "
+                                 f"UID it is given and cannot assign one")
+            flags = _letters(message.flags, uid)
+            if uid in self._ensure_index():
+                setter = self._flag_setter(lambda _old, wanted=flags: wanted, sync)
+                if any(True for _ in self._each_file([uid], setter)):
+                    self.debug(f"message {uid} is already here; not stored twice")
+                    stored.append((uid, uid))
+                    continue
+            try:
+                self._ensure_index()[uid] = self._store(uid, message.body, flags, sync)
+            except OSError as exc:
+                self._events.warning(f"{self!r}: message {uid} not stored: {exc.strerror}",
+                                     self.repository.ctx.account)
+                if exc.errno in _DISK_ERRORS:
+                    break
+                continue
+            stored.append((uid, uid))
+        sync.flush()
+        self.debug(f"stored {len(stored)} messages")
+        return stored
+
+    def _store(self, uid: int, body: bytes, flags: frozenset[str], sync: DirSync) -> Location:
+        body = body.replace(b"\r\n", b"\n")
+        date = None
+        if self.options.filename_use_mail_timestamp:
+            date = names.header_date(body, b"Date") or names.header_date(body, b"Delivery-date")
+        mtime = names.header_date(body, b"Date") if self.options.utime_from_header else None
+        letters = "".join(sorted(flags))
+        while True:
+            name = self.scheme.new_name(uid, letters, date)
+            tmp = self.path / "tmp" / name
+            try:
+                write_new_file(tmp, body, fsync=self.options.fsync, mtime=mtime)
+                break
+            except FileExistsError:
+                continue  # a leftover of an earlier run with our pid: take the next number
+        sub = "cur" if "S" in flags else "new"
+        try:
+            os.rename(tmp, self.path / sub / name)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        sync.add(self.path / sub)
+        return sub, name
+
+    def _flag_setter(self, new_flags: Callable[[frozenset[str]], frozenset[str]],
+                     sync: DirSync) -> Callable[[int, str, str], None]:
+        """An operation for :meth:`_each_file` that gives a file its new flags: unknown
+        letters (keywords) stay, letters are sorted, and the file sits in cur/ when seen
+        and in new/ when not, as OfflineIMAP keeps them."""
+        def rename(uid: int, sub: str, name: str) -> None:
+            old_chars = self.scheme.flag_chars(name)
+            old = frozenset(old_chars)
+            new = new_flags(old)
+            new_name = name if new == old else self.scheme.with_flags(name, "".join(sorted(new)))
+            new_sub = "cur" if "S" in new else "new"
+            if (new_sub, new_name) != (sub, name):
+                os.rename(self.path / sub / name, self.path / new_sub / new_name)
+                sync.add(self.path / new_sub)
+                sync.add(self.path / sub)
+                self._ensure_index()[uid] = (new_sub, new_name)
+        return rename
+
+    def change_flags(self, changes: Mapping[int, tuple[Flags, Flags]]) -> None:
+        self._check_writable("changing flags")
+        sync = DirSync(self.options.fsync)
+        for uid, (add, remove) in changes.items():
+            added, removed = _letters(add, uid), _letters(remove, uid)
+            setter = self._flag_setter(lambda old, a=added, r=removed: (old - r) | a, sync)
+            for _ in self._each_file([uid], setter):
+                pass
+        sync.flush()
+        self.debug(f"changed flags of {len(changes)} messages")
+
+    def delete_messages(self, uids: Sequence[int]) -> None:
+        self._check_writable("deleting messages")
+        sync = DirSync(self.options.fsync)
+
+        def unlink(uid: int, sub: str, name: str) -> None:
+            os.unlink(self.path / sub / name)
+            sync.add(self.path / sub)
+            del self._ensure_index()[uid]
+
+        for _ in self._each_file(uids, unlink):
+            pass
+        sync.flush()
+        self.debug(f"deleted {len(uids)} messages")
+
+    def change_uid(self, old_uid: int, new_uid: int) -> None:
+        """Rename a new local message's file to carry ``U=<new_uid>`` and this folder's FMD5
+        (keeping its unique prefix and flags), so it is known by that UID from now on."""
+        self._check_writable("renumbering messages")
+        if new_uid <= 0:
+            raise ValueError(f"{self!r}: cannot give message {old_uid} the UID {new_uid}")
+        if old_uid == new_uid:
+            return
+        taken = self._ensure_index().get(new_uid)
+        if taken is not None:
+            raise MessageError(f"{self!r}: cannot give message {old_uid} the UID {new_uid}: "
+                               f"{taken[0]}/{taken[1]} already has it")
+        sync = DirSync(self.options.fsync)
+
+        def rename(uid: int, sub: str, name: str) -> None:
+            new_name = self.scheme.with_uid(name, new_uid)
+            target = self.path / sub / new_name
+            if target.exists():
+                raise MessageError(f"{self!r}: cannot rename {sub}/{name}: {new_name} exists")
+            os.rename(self.path / sub / name, target)
+            sync.add(self.path / sub)
+            index = self._ensure_index()
+            del index[uid]
+            index[new_uid] = (sub, new_name)
+
+        if not any(True for _ in self._each_file([old_uid], rename)):
+            raise MessageError(f"{self!r}: cannot give message {old_uid} the UID {new_uid}: "
+                               f"its file is gone")
+        sync.flush()
+        self.debug(f"message {old_uid} is now {new_uid}")
