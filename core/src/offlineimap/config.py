@@ -178,7 +178,8 @@ class Config:
             raise ConfigError(f"{where}, line {exc.lineno}: {exc.line.strip()!r} comes before "
                               "the first [section] header") from None
         except configparser.ParsingError as exc:
-            lineno, line = exc.errors[0]
+            lineno = exc.errors[0][0]
+            line = text.splitlines()[lineno - 1]
             more = f" (and {len(exc.errors) - 1} more lines)" if len(exc.errors) > 1 else ""
             raise ConfigError(f"{where}, line {lineno}: cannot read {line.strip()!r}: expected "
                               f"'option = value'{more}") from None
