@@ -1,0 +1,114 @@
+"""Logging in: OfflineIMAP's mechanisms in the configured order (``auth_mechanisms``).
+
+Each mechanism is tried only when the server offers it (``AUTH=...``; ``LOGIN`` unless
+``LOGINDISABLED``). A rejection carrying ``[AUTHENTICATIONFAILED]`` (RFC 5530: the credentials
+are wrong) ends the attempt at once: trying weaker mechanisms with the same wrong password only
+multiplies the server's failure delay. The error is the server's own text, never the password.
+GSSAPI needs a Kerberos library we do not ship, so it is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from offlineimap.errors import AuthenticationError
+
+from offlineimap_imap.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
+
+
+class _Attempt:
+    """One SASL exchange answering the first challenge and then only empty ones.
+
+    XOAUTH2 servers report a failure as a challenge holding a JSON error, to which the client
+    must answer empty; imapclient's own helper would send the token again.
+    """
+
+    def __init__(self, first: Callable[[bytes], str]) -> None:
+        self._first = first
+        self._answered = False
+
+    def __call__(self, challenge: bytes) -> str:
+        if self._answered:
+            return ""
+        self._answered = True
+        return self._first(challenge)
+
+
+def _cram_md5(user: str, password: str) -> Callable[[bytes], str]:
+    def answer(challenge: bytes) -> str:
+        digest = hmac.new(password.encode("utf-8"), challenge, hashlib.md5).hexdigest()
+        return f"{user} {digest}"
+
+    return answer
+
+
+def _server_text(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for prefix in ("login failed: ", "authenticate failed: "):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+    return text
+
+
+def _offered(mechanism: str, settings: ServerSettings, capabilities: set[str]) -> bool:
+    if mechanism == "GSSAPI":
+        return False
+    if mechanism == "LOGIN":
+        return "LOGINDISABLED" not in capabilities
+    if mechanism == "XOAUTH2" and not settings.has_oauth2:
+        return False
+    return f"AUTH={mechanism}" in capabilities
+
+
+def _sasl_answer(mechanism: str, settings: ServerSettings, user: str,
+                 password: Callable[[], str]) -> Callable[[bytes], str]:
+    """The first answer of a SASL mechanism: XOAUTH2, CRAM-MD5 or PLAIN."""
+    if mechanism == "XOAUTH2":
+        token = settings.oauth2_token() or ""
+        return lambda _: f"user={user}\1auth=Bearer {token}\1\1"
+    if mechanism == "CRAM-MD5":
+        return _cram_md5(user, password())
+    identity, secret = settings.identity or "", password()
+    return lambda _: f"{identity}\0{user}\0{secret}"
+
+
+def authenticate(client: IMAPClient, settings: ServerSettings,
+                 password: Callable[[], str]) -> str:
+    """Log ``client`` in; return the mechanism that worked. ``password`` is asked lazily."""
+    from imapclient.exceptions import IMAPClientAbortError, LoginError
+
+    if not settings.user:
+        raise AuthenticationError(f"[Repository {settings.repository}] remoteuser is not set")
+    user = settings.user
+    capabilities = {cap.decode("ascii", "replace").upper() for cap in client.capabilities()}
+    where = f"[Repository {settings.repository}] login as {user} on {settings.host}"
+    failures: list[str] = []
+    for mechanism in settings.auth_mechanisms:
+        if not _offered(mechanism, settings, capabilities):
+            continue
+        try:
+            if mechanism == "LOGIN":
+                client.login(user, password())
+            else:
+                answer = _sasl_answer(mechanism, settings, user, password)
+                client.sasl_login(mechanism, _Attempt(answer))
+            return mechanism
+        except IMAPClientAbortError as exc:
+            raise AuthenticationError(f"{where}: connection lost: {_server_text(exc)}") from None
+        except LoginError as exc:
+            text = _server_text(exc)
+            if "[AUTHENTICATIONFAILED]" in text.upper():
+                raise AuthenticationError(f"{where} refused: {text}") from None
+            failures.append(f"{mechanism}: {text}")
+    if failures:
+        raise AuthenticationError(f"{where} refused: " + "; ".join(failures))
+    offered = sorted(cap[5:] for cap in capabilities if cap.startswith("AUTH="))
+    raise AuthenticationError(
+        f"{where}: the server offers none of auth_mechanisms = "
+        f"{', '.join(settings.auth_mechanisms)} (it offers: {', '.join(offered) or 'nothing'})")

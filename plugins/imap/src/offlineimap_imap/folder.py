@@ -1,0 +1,210 @@
+"""An IMAP mailbox opened for one sync, on a connection borrowed from the repository's pool.
+
+Round trips are the cost that matters on a network, so each operation is a handful of commands
+whatever the number of messages: one ``UID FETCH`` lists the folder, bodies come in batches
+bounded by count and bytes, uploads are pipelined, flag changes are one ``UID STORE`` per
+distinct flag set, and deletions one ``UID STORE`` plus one ``UID EXPUNGE`` per sequence set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from offlineimap.errors import FolderError, UIDValidityError
+from offlineimap.repository import Flags, Folder, FolderState, MessageInfo, NewMessage
+
+from offlineimap_imap import flags as flagmap
+from offlineimap_imap import protocol, responses, uidset
+
+if TYPE_CHECKING:
+    from offlineimap_imap.connection import Connection
+    from offlineimap_imap.repository import IMAPRepository
+
+#: Body download batches: at most this many messages or (by listed size) bytes per UID FETCH.
+FETCH_BATCH_MESSAGES = 500
+FETCH_BATCH_BYTES = 16 * 1024 * 1024
+LISTING_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE)"
+
+
+class IMAPFolder(Folder):
+    """One mailbox; holds its connection from :meth:`IMAPRepository.open_folder` to close()."""
+
+    assigns_uids = True
+
+    def __init__(self, repository: IMAPRepository, name: str, connection: Connection) -> None:
+        super().__init__(repository, name)
+        self.repository: IMAPRepository = repository
+        self._connection: Connection | None = connection
+        self._uidvalidity: int | None = None
+        self._sizes: dict[int, int] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise FolderError(f"{self.where}: folder already closed")
+        return self._connection
+
+    @property
+    def where(self) -> str:
+        return f"[Repository {self.repository.name}] folder {self.name}"
+
+    def _select(self, *, force: bool = False) -> dict[bytes, object]:
+        connection = self.connection
+        readonly = self.repository.readonly
+        if not force and connection.selected == (self.name, readonly):
+            return {}
+        connection.selected = None
+        with protocol.guard(connection, f"{self.where}: SELECT"):
+            answer = connection.client.select_folder(self.name, readonly=readonly)
+        connection.selected = (self.name, readonly)
+        return answer
+
+    def _writable(self, what: str) -> Connection:
+        if self.repository.readonly:
+            raise FolderError(f"{self.where}: cannot {what}: the repository is readonly")
+        self._select()
+        return self.connection
+
+    def _warn(self, message: str) -> None:
+        ctx = self.repository.ctx
+        ctx.events.warning(message, account=ctx.account)
+
+    # -- the driver contract ----------------------------------------------------------------
+
+    def state(self) -> FolderState:
+        answer = self._select(force=True)
+
+        def number(key: bytes) -> int | None:
+            value = answer.get(key)
+            return value if isinstance(value, int) else None
+
+        self._uidvalidity = number(b"UIDVALIDITY")
+        return FolderState(uidvalidity=self._uidvalidity, uidnext=number(b"UIDNEXT"),
+                           exists=number(b"EXISTS"), highestmodseq=number(b"HIGHESTMODSEQ"))
+
+    def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
+        self._select()
+        start = max(min_uid or 1, 1)
+        with protocol.guard(self.connection, f"{self.where}: UID FETCH"):
+            data = protocol.uid_fetch(self.connection, f"{start}:*", LISTING_ITEMS)
+        listing = responses.parse_listing(data, min_uid=start)
+        self._sizes = {uid: info.size for uid, info in listing.items() if info.size is not None}
+        return listing
+
+    def _batches(self, uids: Sequence[int]) -> Iterator[list[int]]:
+        batch: list[int] = []
+        size = 0
+        for uid in sorted(set(uids)):
+            message_size = self._sizes.get(uid, 0)
+            if batch and (len(batch) >= FETCH_BATCH_MESSAGES
+                          or size + message_size > FETCH_BATCH_BYTES):
+                yield batch
+                batch, size = [], 0
+            batch.append(uid)
+            size += message_size
+        if batch:
+            yield batch
+
+    def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+        from imapclient.response_parser import parse_fetch_response
+
+        self._select()
+        for batch in self._batches(uids):
+            wanted = set(batch)
+            for sequence_set in uidset.chunks(batch):
+                with protocol.guard(self.connection, f"{self.where}: UID FETCH BODY"):
+                    data = protocol.uid_fetch(self.connection, sequence_set, "(UID BODY.PEEK[])")
+                    parsed = parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+                del data
+                for uid in sorted(parsed):
+                    body = parsed[uid].get(b"BODY[]")
+                    if uid in wanted and isinstance(body, bytes):
+                        wanted.discard(uid)
+                        yield uid, body
+                del parsed
+
+    def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
+        connection = self._writable("store messages")
+        prepared = (
+            (message, protocol.to_crlf(message.body), flagmap.flag_list(message.flags),
+             None if message.internaldate is None
+             else responses.format_internaldate(message.internaldate))
+            for message in messages
+        )
+        stored: list[tuple[int, int]] = []
+        with protocol.guard(connection, f"{self.where}: APPEND"):
+            for message, ok, text in protocol.append_pipelined(connection, self.name, prepared):
+                if not ok:
+                    self._warn(f"{self.where}: message {message.uid} not stored: {text}")
+                    continue
+                stored.append((message.uid, self._appended_uid(message, text)))
+        return stored
+
+    def _appended_uid(self, message: NewMessage, text: str) -> int:
+        answer = responses.parse_appenduid(text.encode("utf-8", "replace"))
+        if answer is None:
+            raise FolderError(f"{self.where}: the server stored message {message.uid} but did "
+                              "not say under which UID (no UIDPLUS)")
+        uidvalidity, uids = answer
+        if self._uidvalidity is not None and uidvalidity != self._uidvalidity:
+            raise UIDValidityError(f"{self.where}: UIDVALIDITY changed from {self._uidvalidity} "
+                                   f"to {uidvalidity} during the sync")
+        return uids[0]
+
+    def change_flags(self, changes: Mapping[int, tuple[Flags, Flags]]) -> None:
+        connection = self._writable("change flags")
+        for operation, flag_set, uids in _flag_commands(changes):
+            flag_list = flagmap.flag_list(flag_set)
+            if flag_list == b"()":
+                continue
+            for sequence_set in uidset.chunks(uids):
+                with protocol.guard(connection, f"{self.where}: UID STORE"):
+                    connection.client._command_and_check(
+                        "store", sequence_set, operation, flag_list, uid=True)
+
+    def delete_messages(self, uids: Sequence[int]) -> None:
+        if not uids:
+            return
+        connection = self._writable("delete messages")
+        client = connection.client
+        for sequence_set in uidset.chunks(uids):
+            with protocol.guard(connection, f"{self.where}: UID STORE \\Deleted"):
+                client._command_and_check(
+                    "store", sequence_set, b"+FLAGS.SILENT", b"(\\Deleted)", uid=True)
+            if connection.has("UIDPLUS"):
+                with protocol.guard(connection, f"{self.where}: UID EXPUNGE"):
+                    client._command_and_check("expunge", sequence_set, uid=True)
+        if not connection.has("UIDPLUS") and self.repository.expunge:
+            # Without UID EXPUNGE this also removes other clients' \Deleted messages; the
+            # user allowed it with expunge = yes, as in OfflineIMAP.
+            with protocol.guard(connection, f"{self.where}: EXPUNGE"):
+                client.expunge()
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self.repository.release_connection(connection)
+
+
+def _flag_commands(changes: Mapping[int, tuple[Flags, Flags]],
+                   ) -> list[tuple[bytes, frozenset[str], list[int]]]:
+    """``(+FLAGS.SILENT or -FLAGS.SILENT, flags, uids)``, as few commands as possible.
+
+    UIDs are grouped per flag, then flags that apply to exactly the same UIDs share a command:
+    at most one command per flag and direction, usually one per distinct change.
+    """
+    commands = []
+    for operation, index in ((b"+FLAGS.SILENT", 0), (b"-FLAGS.SILENT", 1)):
+        by_flag: dict[str, set[int]] = {}
+        for uid, change in changes.items():
+            for letter in change[index]:
+                by_flag.setdefault(letter, set()).add(uid)
+        by_uids: dict[frozenset[int], set[str]] = {}
+        for letter, uids in by_flag.items():
+            by_uids.setdefault(frozenset(uids), set()).add(letter)
+        for uids, letters in sorted(by_uids.items(), key=lambda item: sorted(item[1])):
+            commands.append((operation, frozenset(letters), sorted(uids)))
+    return commands

@@ -1,0 +1,86 @@
+"""A thread-safe pool of IMAP connections for one repository.
+
+An IMAP connection is lock-step and selects one mailbox at a time, so parallel folder syncs need
+one connection each. The pool opens connections lazily, up to ``maxconnections``, and hands an
+idle one out before opening another. A connection marked broken is closed on release, which
+frees its slot for a fresh one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+
+class Poolable(Protocol):
+    broken: bool
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Poolable)
+
+
+class ConnectionPool(Generic[C]):
+    """Up to ``size`` connections made by ``factory``; :meth:`acquire` blocks when all are busy."""
+
+    def __init__(self, factory: Callable[[], C], size: int) -> None:
+        if size < 1:
+            raise ValueError("a pool needs at least one connection")
+        self._factory = factory
+        self._size = size
+        self._idle: list[C] = []
+        self._open = 0  # idle + in use + being opened
+        self._closed = False
+        self._cond = threading.Condition()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def acquire(self) -> C:
+        """An idle connection, a new one if under the limit, or wait for a release."""
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("connection pool is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if self._open < self._size:
+                    self._open += 1
+                    break
+                self._cond.wait()
+        try:
+            return self._factory()  # opened outside the lock: connecting takes long
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
+
+    def release(self, connection: C) -> None:
+        """Give a connection back; a broken one (or any, once closed) is closed instead."""
+        with self._cond:
+            keep = not connection.broken and not self._closed
+            if keep:
+                self._idle.append(connection)
+            else:
+                self._open -= 1
+            self._cond.notify()
+        if not keep:
+            connection.close()
+
+    def close(self) -> None:
+        """Close idle connections now and the others as they are released."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self._cond.notify_all()
+        for connection in idle:
+            connection.close()

@@ -1,0 +1,153 @@
+"""``type = IMAP``: a remote (or local) IMAP server as one side of a sync.
+
+Options are read in ``__init__`` (see :mod:`offlineimap_imap.settings`); nothing connects until
+:meth:`IMAPRepository.connect`. Folders each take a connection from the pool in
+:meth:`open_folder` and give it back on ``close()``, so up to ``maxconnections`` folders sync
+in parallel. The password is asked once per repository and kept for the pool's connections.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from offlineimap.errors import ConfigError, FolderError
+from offlineimap.passwords import PasswordRequest
+from offlineimap.repository import Repository, RepositoryContext
+
+from offlineimap_imap.connection import Connection, open_connection
+from offlineimap_imap.folder import IMAPFolder
+from offlineimap_imap.pool import ConnectionPool
+from offlineimap_imap.protocol import guard
+from offlineimap_imap.settings import read_settings
+
+#: Mailbox attributes of names that are not mailboxes (RFC 3501, RFC 5258).
+_NOT_SELECTABLE = {b"\\NOSELECT", b"\\NONEXISTENT"}
+
+
+class IMAPRepository(Repository):
+    """An IMAP account reached with imapclient; folder names are the server's (decoded) names."""
+
+    folder_class: type[IMAPFolder] = IMAPFolder
+
+    def __init__(self, ctx: RepositoryContext) -> None:
+        super().__init__(ctx)
+        section = ctx.section
+        self.settings = read_settings(self.name, section, ctx.config)
+        self.reference: str = section.get("reference", "")
+        self.subscribedonly: bool = section.get_bool("subscribedonly", False)
+        #: Without UIDPLUS, whether deleting may EXPUNGE the whole mailbox (``expunge``).
+        self.expunge: bool = section.get_bool("expunge", True)
+        self._maxconnections: int = section.get_int("maxconnections", 1)
+        if self._maxconnections < 1:
+            raise ConfigError(f"[{section.name}] maxconnections = {self._maxconnections}: "
+                              "expected 1 or more")
+        self._password: str | None = None
+        self._password_lock = threading.Lock()
+        self._pool: ConnectionPool[Connection] | None = None
+        self._greeting = ""
+        self._capabilities: frozenset[str] = frozenset()
+
+    # -- connections ------------------------------------------------------------------------
+
+    @property
+    def max_connections(self) -> int:
+        return 1 if self.ctx.single_connection else self._maxconnections
+
+    def _get_password(self) -> str:
+        with self._password_lock:
+            if self._password is None:
+                self._password = self.ctx.get_password(PasswordRequest(
+                    repository=self.name, section=self.ctx.section, user=self.settings.user,
+                    host=self.settings.host, port=self.settings.port))
+            return self._password
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._password,) if self._password else ()
+
+    def _open_connection(self) -> Connection:
+        return open_connection(
+            self.settings, password=self._get_password, events=self.ctx.events,
+            account=self.ctx.account, debug="imap" in self.ctx.debug, secrets=self._secrets)
+
+    @property
+    def pool(self) -> ConnectionPool[Connection]:
+        if self._pool is None or self._pool.closed:
+            self._pool = ConnectionPool(self._open_connection, self.max_connections)
+        return self._pool
+
+    def release_connection(self, connection: Connection) -> None:
+        """Return a connection taken by :meth:`open_folder` (called by the folder's close)."""
+        self.pool.release(connection)
+
+    def connect(self) -> None:
+        """Open the first connection (checking address, TLS and login) and learn the separator."""
+        connection = self.pool.acquire()
+        try:
+            self._greeting = connection.greeting
+            self._capabilities = connection.capabilities
+            with guard(connection, f"[Repository {self.name}] LIST"):
+                answer = connection.client.list_folders("", "")
+            for _flags, delimiter, _name in answer:
+                if delimiter:
+                    self.sep = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+        finally:
+            self.pool.release(connection)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    # -- folders ----------------------------------------------------------------------------
+
+    def list_folders(self) -> list[str]:
+        connection = self.pool.acquire()
+        try:
+            with guard(connection, f"[Repository {self.name}] LIST"):
+                if self.subscribedonly:
+                    answer = connection.client.list_sub_folders(self.reference, "*")
+                else:
+                    answer = connection.client.list_folders(self.reference, "*")
+        finally:
+            self.pool.release(connection)
+        names = []
+        for flags, _delimiter, name in answer:
+            if not {flag.upper() for flag in flags} & _NOT_SELECTABLE:
+                names.append(name.decode("utf-8", "replace") if isinstance(name, bytes) else name)
+        return sorted(names)
+
+    def included_folders(self) -> list[str]:
+        """``folderincludes``: folders to sync even when the account's filter excludes them."""
+        value = self.ctx.section.get_eval("folderincludes", [])
+        if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"[{self.ctx.section.name}] folderincludes: expected a list of "
+                              "folder names")
+        return list(value)
+
+    def open_folder(self, name: str) -> IMAPFolder:
+        return self.folder_class(self, name, self.pool.acquire())
+
+    def create_folder(self, name: str) -> None:
+        if self.readonly:
+            raise FolderError(f"[Repository {self.name}] cannot create folder {name}: "
+                              "the repository is readonly")
+        connection = self.pool.acquire()
+        try:
+            client = connection.client
+            with guard(connection, f"[Repository {self.name}] CREATE {name}"):
+                if not client.folder_exists(name):
+                    client.create_folder(name)
+            with guard(connection, f"[Repository {self.name}] SUBSCRIBE {name}"):
+                client.subscribe_folder(name)
+        finally:
+            self.pool.release(connection)
+
+    def info(self) -> dict[str, Any]:
+        if not self._greeting:
+            self.connect()
+        return {
+            "greeting": self._greeting,
+            "capabilities": sorted(self._capabilities),
+            "separator": self.sep,
+            "folders": self.list_folders(),
+        }
