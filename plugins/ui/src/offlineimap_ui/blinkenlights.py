@@ -50,6 +50,9 @@ class BoardHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = self.format(record)
+        account = getattr(record, "account", None)
+        if account and not text.startswith("***"):
+            text = f"{account}: {text}"
         if record.levelno >= logging.ERROR:
             colour = "red"
         elif record.levelno >= logging.WARNING:
@@ -170,7 +173,7 @@ class Blinkenlights(LoggingUI):
                 return "sync now is not available in this run"
             self.sync_now(number)
             self.emit(logging.INFO, "", f"Requested synchronization for account {name}")
-            return None
+            return f"sync now: {name}"
         return None
 
     # -- password prompt ---------------------------------------------------------------------------
