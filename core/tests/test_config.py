@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import stat
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -450,3 +451,12 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
         Config.from_file(path)
     with pytest.raises(ConfigError, match=r"^cannot read configuration file .*: Is a directory"):
         Config.from_file(tmp_path)
+
+
+def test_invalid_escape_in_user_expression_is_accepted_silently() -> None:
+    # OfflineIMAP's sample configuration writes re.sub('^INBOX\.', ...) unescaped.
+    config = Config.from_string(
+        "[Repository r]\nnametrans = lambda f: re.sub('^INBOX\\.', '', f)\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cfg.nametrans(config.section("Repository r"))("INBOX.Sent") == "Sent"

@@ -20,6 +20,7 @@ import functools
 import os
 import re
 import traceback
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -294,9 +295,15 @@ class Config:
 
 
 def compile_expression(expression: str, where: str) -> Any:
-    """Compile (not run) a configuration expression; a syntax error is one line."""
+    """Compile (not run) a configuration expression; a syntax error is one line.
+
+    Warnings about the user's text are silenced: ``re.sub('^INBOX\\.', ...)``, with its
+    invalid escape, is in OfflineIMAP's own sample configuration and works.
+    """
     try:
-        return compile(expression.strip(), where, "eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+            return compile(expression.strip(), where, "eval")
     except SyntaxError as exc:
         column = f", column {exc.offset}" if exc.offset else ""
         raise ConfigError(f"{where}: Python syntax error: {exc.msg} (line {exc.lineno or 1}"

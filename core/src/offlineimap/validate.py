@@ -147,7 +147,7 @@ def check_config(config: Config, host: PluginHost, accounts: list[str], *,
             checked.add(repository)
             check(_check_repository, config, host, repository, f"[{section_name}] {option}",
                   check)
-    return list(dict.fromkeys(problems))  # [DEFAULT] options repeat in every section
+    return problems
 
 
 def _check_repository(config: Config, host: PluginHost, name: str, named_by: str,
