@@ -86,7 +86,9 @@ def authenticate(client: IMAPClient, settings: ServerSettings,
     if not settings.user:
         raise AuthenticationError(f"[Repository {settings.repository}] remoteuser is not set")
     user = settings.user
-    capabilities = {cap.decode("ascii", "replace").upper() for cap in client.capabilities()}
+    # imaplib's own list is the current pre-login one (re-read after STARTTLS); asking
+    # imapclient would cost another CAPABILITY round trip.
+    capabilities = {str(cap).upper() for cap in client._imap.capabilities}
     where = f"[Repository {settings.repository}] login as {user} on {settings.host}"
     failures: list[str] = []
     for mechanism in settings.auth_mechanisms:

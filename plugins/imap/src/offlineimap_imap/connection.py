@@ -9,6 +9,7 @@ masked; without it the trace is switched off, which also saves formatting every 
 from __future__ import annotations
 
 import re
+import socket
 import ssl
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -126,6 +127,8 @@ def open_connection(settings: ServerSettings, *, password: Callable[[], str], ev
     uses_tls = settings.ssl or settings.starttls is not StartTLS.OFF
     context = tls.make_context(settings) if uses_tls else None
     client = _connect(settings, context)
+    # Pipelined commands end in small segments: do not let Nagle hold them for an ACK.
+    client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     trace = None
     if debug:
         def trace(text: str, secs: object = None) -> None:
