@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConfigError, ExitCode, OfflineImapError
@@ -23,10 +23,17 @@ if TYPE_CHECKING:
     from offlineimap.ui import UI
 
 PROG = "offlineimap"
+#: The pluggy name of the chosen UI instance (the UI plugin's module is registered as "ui").
+UI_LISTENER_NAME = "ui-instance"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (see ``offlineimap --help``)."""
+def main(argv: Sequence[str] | None = None, *, plugins: Iterable[tuple[str, object]] = ()
+         ) -> int:
+    """Run the command line; return the exit status (see ``offlineimap --help``).
+
+    :param plugins: ``(name, plugin)`` pairs registered after the installed plugins, as
+        ``pytest.main(plugins=...)`` does: for tests and for programs embedding offlineimap.
+    """
     debug = False
     try:
         try:
@@ -34,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # -h, --version
             return exc.code if isinstance(exc.code, int) else ExitCode.OK
         debug = bool(options.debug)
-        return _run(options)
+        return _run(options, plugins)
     except OfflineImapError as exc:
         _error(str(exc))
         return int(exc.exit_code)
@@ -49,10 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.ERRORS)
 
 
-def _run(options: Options) -> int:
+def _run(options: Options, plugins: Iterable[tuple[str, object]]) -> int:
     from offlineimap.plugins import PluginHost
 
-    host = PluginHost.load()
+    host = PluginHost.load(extra=plugins)
     if options.list_plugins:
         print("\n".join(plugin_lines(host)))
         return int(ExitCode.OK)
@@ -75,7 +82,7 @@ def _run(options: Options) -> int:
         return int(ExitCode.CONFIG)
 
     ui = make_ui(options, config, host, stdout_is_tty=sys.stdout.isatty())
-    host.register_listener(ui, "ui")
+    host.register_listener(ui, UI_LISTENER_NAME)
     try:
         from offlineimap import runner
     except ModuleNotFoundError as exc:
