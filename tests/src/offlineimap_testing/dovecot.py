@@ -98,6 +98,22 @@ def _watchdog(group: int) -> subprocess.Popen[bytes]:
     )
 
 
+def _group_alive(group: int) -> bool:
+    """Whether a process of *group* still runs; zombies do not count.
+
+    Children the master left behind are reparented to PID 1, which here reaps them late, so
+    ``killpg(group, 0)`` would keep succeeding; zombies hold no sockets and no files.
+    """
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_bytes().rpartition(b")")[2].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[2]) == group and fields[0] != b"Z":
+            return True
+    return False
+
+
 def _mail_owner() -> tuple[int, int]:
     """The uid/gid mail processes run as: ourselves, or ``nobody`` when we are root."""
     if os.geteuid() != 0:
@@ -221,11 +237,7 @@ class Dovecot:
         # Children (login, imap) hold the listening sockets too: wait until all are gone,
         # or a restart on the same ports would fail.
         deadline = time.monotonic() + _STOP_TIMEOUT
-        while True:
-            try:
-                os.killpg(group, 0)
-            except ProcessLookupError:
-                break
+        while _group_alive(group):
             if time.monotonic() > deadline:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(group, signal.SIGKILL)
