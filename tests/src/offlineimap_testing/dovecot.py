@@ -118,7 +118,10 @@ def _mail_owner() -> tuple[int, int]:
     """The uid/gid mail processes run as: ourselves, or ``nobody`` when we are root."""
     if os.geteuid() != 0:
         return os.geteuid(), os.getegid()
-    nobody = pwd.getpwnam("nobody")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        return 65534, 65534
     return nobody.pw_uid, nobody.pw_gid
 
 
@@ -179,6 +182,10 @@ class Dovecot:
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._users = itertools.count(1)
         _live.add(self)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Dovecot {state} {self.host}:{self.port} imaps:{self.ssl_port} {self.base_dir}>"
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -358,6 +365,7 @@ ssl_key = <{self._certificates.server_key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
+auth_username_format = %u
 mail_location = {self._mail_location()}
 mail_fsync = never
 passdb {{
