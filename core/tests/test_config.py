@@ -231,6 +231,14 @@ def test_overrides_reach_the_right_section(two_imap: Config) -> None:
     assert two_imap.section("Account new one").get_int("quick") == 3
 
 
+def test_override_finds_sections_whose_names_contain_underscores() -> None:
+    config = Config.from_string("[Repository Gmail_local]\n[Repository a b_c]\n")
+    config.override(["Repository_Gmail_local:sep=/", "Repository_a_b_c:sep=."])
+    assert config.section("Repository Gmail_local").get("sep") == "/"
+    assert config.section("Repository a b c").get("sep") == "."  # none fits: the manual's rule
+    assert not config.section("Repository a b_c").has("sep")
+
+
 @pytest.mark.parametrize("item", ["noequals", "=value", "Account_x:=1"])
 def test_malformed_override(item: str) -> None:
     with pytest.raises(ConfigError, match=r"expected \[section:\]option=value"):

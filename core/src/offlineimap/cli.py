@@ -10,7 +10,6 @@ that ``--help`` and ``--version`` answer at once.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +51,8 @@ def main(argv: Sequence[str] | None = None, *, plugins: Iterable[tuple[str, obje
         hint = "" if debug else " (run with -d all to see the traceback)"
         _error(f"internal error: {type(exc).__name__}: {_first_line(exc)}{hint}", "")
         if debug:
+            import traceback
+
             traceback.print_exc()
         return int(ExitCode.ERRORS)
 

@@ -217,16 +217,23 @@ class Config:
         """Apply ``-k [section:]option=value`` overrides, in order.
 
         The section defaults to ``general``; ``_`` in a section name stands for a space
-        (``-k Account_Personal:autorefresh=30``). A section that does not exist is created.
+        (``-k Account_Personal:autorefresh=30``). Names that contain ``_`` themselves
+        (``[Repository Gmail_local]``) are found too: when the all-spaces reading names no
+        section, the one with only the first ``_`` as a space, then the name as written, are
+        tried. A section that does not exist is created.
         """
         for item in items:
             key, sep, value = item.partition("=")
             section, colon, option = key.rpartition(":")
-            section = section.strip().replace("_", " ") if colon else "general"
+            section = self._override_section(section.strip()) if colon else "general"
             option = option.strip()
             if not sep or not option or not section:
                 raise ConfigError(f"-k {item}: expected [section:]option=value")
             self.set(section, option, value, where=f"-k {item}")
+
+    def _override_section(self, written: str) -> str:
+        readings = [written.replace("_", " "), written.replace("_", " ", 1), written]
+        return next((name for name in readings if self.parser.has_section(name)), readings[0])
 
     def set(self, section: str, option: str, value: str, *, where: str) -> None:
         """Set one option (creating the section); ``where`` names the source in errors."""

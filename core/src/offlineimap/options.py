@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.metadata
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,6 +123,17 @@ class Options:
                 config.set(remote, "folderincludes", "[]", where="-f")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, looking the version up only when asked (importlib.metadata is slow)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any) -> NoReturn:
+        print(version_line())
+        parser.exit()
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one :class:`ConfigError` line (exit status 3)."""
 
@@ -144,8 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("-V", "--version", action="version", version=version_line(),
-        help="show the version, then exit")
+    add("-V", "--version", action=_VersionAction, help="show the version, then exit")
     add("-1", dest="single", action="store_true",
         help="single connection, no threads: sets maxsyncaccounts and every maxconnections to 1")
     add("-P", dest="profile_dir", metavar="DIR",
@@ -189,6 +198,8 @@ def version_line() -> str:
 
 
 def _version(distribution: str) -> str:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
