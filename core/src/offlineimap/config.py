@@ -31,7 +31,7 @@ _MISSING: Any = object()
 _TRUE = {"1", "yes", "true", "on"}
 _FALSE = {"0", "no", "false", "off"}
 
-#: Where OfflineIMAP looks when ``-c`` is not given, as shown in error messages.
+#: OfflineIMAP's defaults for ``[general] metadata`` and ``status_backend``.
 DEFAULT_METADATA = "~/.offlineimap"
 DEFAULT_STATUS_BACKEND = "sqlite"
 
