@@ -107,6 +107,20 @@ def make_repository(tmp_path: Path) -> Iterator[Callable[..., Built]]:
 
 
 @pytest.fixture
+def plain(imap_account) -> Callable[..., dict[str, str]]:
+    """Options for the fresh account over plain IMAP (+STARTTLS), with overrides."""
+    return lambda **overrides: account_options(imap_account, **overrides)
+
+
+@pytest.fixture
+def imaps(imap_account) -> Callable[..., dict[str, str]]:
+    """Options for the fresh account over IMAPS, with overrides."""
+    port = str(imap_account.server.ssl_port)
+    return lambda **overrides: account_options(
+        imap_account, **{"ssl": "yes", "remoteport": port, **overrides})
+
+
+@pytest.fixture
 def connected(imap_account, make_repository) -> Built:
     """A connected repository on a fresh account of the session Dovecot."""
     built = make_repository(account_options(imap_account))

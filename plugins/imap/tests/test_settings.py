@@ -21,7 +21,7 @@ def test_defaults_are_implicit_tls_on_993_with_verification(make_repository) -> 
     assert settings.starttls is StartTLS.OFF
     assert settings.cafile is None and not settings.verifies_by_pin
     assert settings.auth_mechanisms == ("GSSAPI", "XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN")
-    assert settings.min_tls == "TLSv1"
+    assert settings.min_tls is None
 
 
 def test_plain_port_and_starttls_modes(make_repository) -> None:

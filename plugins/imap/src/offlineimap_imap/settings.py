@@ -17,9 +17,10 @@ from offlineimap.errors import ConfigError
 #: OfflineIMAP's mechanisms, strongest first; also its default order.
 AUTH_MECHANISMS = ("GSSAPI", "XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN")
 
-#: ``tls_level`` and ``ssl_version`` values -> the lowest TLS version we then accept.
-#: OfflineIMAP pins ``ssl_version`` to exactly one version; a floor is the safe reading of it.
-TLS_LEVELS = {"tls_compat": "TLSv1", "tls_no_ssl": "TLSv1", "tls_secure": "TLSv1_2"}
+#: ``tls_level`` and ``ssl_version`` values -> the lowest TLS version we then accept (``None``:
+#: the system's default floor, TLS 1.2 on current OpenSSL). OfflineIMAP pins ``ssl_version`` to
+#: exactly one version; a floor is the safe reading of it.
+TLS_LEVELS = {"tls_compat": None, "tls_no_ssl": None, "tls_secure": "TLSv1_2"}
 SSL_VERSIONS = {"tls1": "TLSv1", "tls1_1": "TLSv1_1", "tls1_2": "TLSv1_2", "tls1_3": "TLSv1_3",
                 "ssl23": None}
 _FINGERPRINT_LENGTHS = {40: "sha1", 56: "sha224", 64: "sha256", 96: "sha384", 128: "sha512"}
