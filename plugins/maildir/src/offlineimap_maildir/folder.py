@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, TypeVar
 
 from offlineimap.errors import FolderError, MessageError
@@ -28,6 +29,13 @@ Location = tuple[str, str]
 #: Errors that concern the whole disk, not one message: stop storing instead of warning per file.
 _DISK_ERRORS = {getattr(errno, name, -1) for name in ("ENOSPC", "EDQUOT", "EROFS", "EIO")}
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def _letters(flags: Iterable[str], uid: int) -> frozenset[str]:
@@ -87,41 +95,42 @@ class MaildirFolder(Folder):
         infos: dict[int, MessageInfo] = {}
         unnumbered: list[tuple[str, os.DirEntry[str]]] = []
         flag_sets: dict[str, Flags] = {}
-        parse, want_sizes = self.scheme.parse, self.options.want_sizes
+        #: equal entries are shared: messages stored in one second with the same flags
+        shared: dict[tuple[str, float], MessageInfo] = {}
+        parse, want_sizes = self.scheme.parse_listed, self.options.want_sizes
         for sub in ("cur", "new"):
-            for entry in self._entries(sub):
-                name = entry.name
-                uid, chars = parse(name)
-                if uid is None:
-                    unnumbered.append((sub, entry))
-                    continue
-                if uid in index:
-                    self._warn_duplicate(uid, index[uid], (sub, name))
-                    continue
-                index[uid] = (sub, name)
-                if not want_infos or (min_uid is not None and uid < min_uid):
-                    continue
-                flags = flag_sets.get(chars)
-                if flags is None:
-                    flags = flag_sets[chars] = frozenset(FLAG_LETTERS.intersection(chars))
-                date = names.leading_timestamp(name)
-                info = self._with_stat(entry, flags, date, want_sizes or date is None)
-                if info is not None:
-                    infos[uid] = info
+            with self._open_dir(sub) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith(".") or not _is_file(entry):
+                        continue
+                    uid, chars, date = parse(name)
+                    if uid is None:
+                        unnumbered.append((sub, entry))
+                        continue
+                    if uid in index:
+                        self._warn_duplicate(uid, index[uid], (sub, name))
+                        continue
+                    index[uid] = (sub, name)
+                    if not want_infos or (min_uid is not None and uid < min_uid):
+                        continue
+                    info = None if want_sizes or date is None else shared.get((chars, date))
+                    if info is None:
+                        flags = flag_sets.get(chars)
+                        if flags is None:
+                            flags = flag_sets[chars] = frozenset(FLAG_LETTERS.intersection(chars))
+                        if date is not None and not want_sizes:
+                            info = shared[chars, date] = MessageInfo(flags, None, date)
+                        else:
+                            info = self._with_stat(entry, flags, date)
+                    if info is not None:
+                        infos[uid] = info
         self._number_new_local(unnumbered, index, infos if want_infos else None)
         return index, infos
 
-    def _entries(self, sub: str) -> Iterator[os.DirEntry[str]]:
+    def _open_dir(self, sub: str) -> AbstractContextManager[Iterator[os.DirEntry[str]]]:
         try:
-            with os.scandir(self.path / sub) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    try:
-                        if entry.is_file():
-                            yield entry
-                    except OSError:
-                        continue
+            return os.scandir(self.path / sub)
         except FileNotFoundError:
             raise FolderError(f"{self!r}: {self.path / sub} is missing: this is no longer a "
                               f"Maildir folder") from None
@@ -130,11 +139,10 @@ class MaildirFolder(Folder):
                               f"{exc.strerror}") from None
 
     @staticmethod
-    def _with_stat(entry: os.DirEntry[str], flags: Flags, date: float | None,
-                   need_stat: bool) -> MessageInfo | None:
-        """The listing entry; stats the file only when asked (``None`` if it just vanished)."""
-        if not need_stat:
-            return MessageInfo(flags, None, date)
+    def _with_stat(entry: os.DirEntry[str], flags: Flags, date: float | None
+                   ) -> MessageInfo | None:
+        """The listing entry with the file's size, and its mtime for a missing ``date``
+        (``None`` if the file just vanished)."""
         try:
             stat = entry.stat()
         except FileNotFoundError:
@@ -159,8 +167,7 @@ class MaildirFolder(Folder):
             index[uid] = (sub, entry.name)
             if infos is not None:
                 chars = self.scheme.flag_chars(entry.name)
-                info = self._with_stat(entry, frozenset(FLAG_LETTERS.intersection(chars)),
-                                       None, True)
+                info = self._with_stat(entry, frozenset(FLAG_LETTERS.intersection(chars)), None)
                 if info is not None:
                     infos[uid] = info
 
