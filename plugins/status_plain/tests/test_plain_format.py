@@ -144,7 +144,10 @@ def test_layout_on_disk(backend: PlainStatusBackend) -> None:
             folder.set_meta({"uidnext": "2"})
     root = backend.account_dir
     assert sorted(p.name for p in (root / "LocalStatus").iterdir()) == [
-        "INBOX.Sub", "X", "X.tmp", "dot",
+        "INBOX.Sub",
+        "X",
+        "X.tmp",
+        "dot",
     ]
     assert (root / "LocalStatus-extra/meta/INBOX.Sub").read_text() == '{"uidnext": "2"}\n'
     assert (root / "LocalStatus" / "X").read_text() == MAGIC2 + "1||0|\n"

@@ -37,7 +37,15 @@ RECORDS = {
     7: StatusRecord(frozenset("F"), 42, frozenset({"Ünïcödé", "日本語", "[Gmail]/Sent Mail"})),
     123456789: StatusRecord(SEEN),
 }
-FOLDER_NAMES = ["INBOX", "INBOX/Sub.Folder", "a.b/c", ".", "Entwürfe/Größe", "[Gmail]/All Mail"]
+FOLDER_NAMES = [
+    "INBOX",
+    "INBOX/Sub.Folder",
+    "a.b/c",
+    ".",
+    "Entwürfe/Größe",
+    "[Gmail]/All Mail",
+    "Why?#%20",
+]
 
 # The writer the crash tests kill. Every generation stores all N records with mtime = generation,
 # removes the upper half, records the generation in the metadata, then prints it. With a crash
@@ -139,9 +147,7 @@ class StatusBackendContract:
             folder.records().clear()
             assert folder.records() == RECORDS
 
-    def test_unstorable_label_is_refused_and_nothing_written(
-        self, backend: StatusBackend
-    ) -> None:
+    def test_unstorable_label_is_refused_and_nothing_written(self, backend: StatusBackend) -> None:
         with backend.open_folder("INBOX") as folder:
             folder.put(RECORDS)
             with pytest.raises(FolderError, match="label"):

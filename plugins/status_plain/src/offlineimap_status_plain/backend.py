@@ -78,19 +78,18 @@ class PlainStatusFolder(StatusFolder):
         self.path = backend.status_path(folder_name)
         self.meta_path = backend.meta_path(folder_name)
         self._tmp = backend.extra / "tmp" / self.path.name
+        self._backend: PlainStatusBackend | None = backend  # until its directories exist
         self._encoder = RecordEncoder()
         data = files.read_file(self.path)
         if data is None:
-            backend._make_dirs()
             files.remove_file(self.meta_path, fsync=self._fsync)
             self._records: dict[int, StatusRecord] = {}
             self._lines: dict[int, str] = {}
             self._meta: dict[str, str] = {}
             self._write_status(self._lines)
-        else:
+        else:  # opening an existing status changes nothing on disk (the sqlite upgrade reads it)
             self._records, self._lines = parse(data, self.path)
             self._meta = self._read_meta()
-            backend._make_dirs()
 
     def records(self) -> dict[int, StatusRecord]:
         return dict(self._records)
@@ -127,12 +126,17 @@ class PlainStatusFolder(StatusFolder):
         if merged == self._meta:
             return
         data = json.dumps(merged, ensure_ascii=False, sort_keys=True).encode() + b"\n"
-        files.replace_file(self.meta_path, data, self._tmp, fsync=self._fsync)
+        self._replace(self.meta_path, data)
         self._meta = merged
 
     def _write_status(self, lines: dict[int, str]) -> None:
-        data = (HEADER + "".join(lines.values())).encode()
-        files.replace_file(self.path, data, self._tmp, fsync=self._fsync)
+        self._replace(self.path, (HEADER + "".join(lines.values())).encode())
+
+    def _replace(self, path: Path, data: bytes) -> None:
+        if self._backend is not None:
+            self._backend._make_dirs()
+            self._backend = None
+        files.replace_file(path, data, self._tmp, fsync=self._fsync)
 
     def _read_meta(self) -> dict[str, str]:
         data = files.read_file(self.meta_path)

@@ -48,7 +48,7 @@ def decode_labels(text: str | None) -> frozenset[str]:
 
 
 class RecordEncoder:
-    """Turns records into their ``flags|mtime|labels`` text, refusing what would not read back.
+    """Turns records into their columns, refusing what would not read back the same.
 
     A label or flag holding ``|``, ``,`` or a line break, or a label with surrounding blanks,
     would be split or stripped when read again: the engine would then see a label change on
@@ -57,17 +57,25 @@ class RecordEncoder:
     """
 
     def __init__(self) -> None:
+        self._fields: dict[StatusRecord, tuple[str, int, str]] = {}
         self._tails: dict[StatusRecord, str] = {}
 
-    def tail(self, uid: int, record: StatusRecord) -> str:
-        """Return ``flags|mtime|labels`` for ``record``, stored under ``uid``."""
+    def fields(self, uid: int, record: StatusRecord) -> tuple[str, int, str]:
+        """Return the ``(flags, mtime, labels)`` columns of ``record``, stored under ``uid``."""
         if type(uid) is not int or uid <= 0:
             raise FolderError(f"status cache: invalid UID {uid!r} (must be a positive integer)")
-        text = self._tails.get(record)
-        if text is None:
+        fields = self._fields.get(record)
+        if fields is None:
             _check(uid, record)
-            flags, labels = encode_flags(record.flags), encode_labels(record.labels)
-            text = f"{flags}|{int(record.mtime)}|{labels}"
+            fields = (encode_flags(record.flags), int(record.mtime), encode_labels(record.labels))
+            self._fields[record] = fields
+        return fields
+
+    def tail(self, uid: int, record: StatusRecord) -> str:
+        """Return a plain line's ``flags|mtime|labels`` for ``record``, stored under ``uid``."""
+        text = self._tails.get(record)
+        if text is None or type(uid) is not int or uid <= 0:
+            text = "{}|{}|{}".format(*self.fields(uid, record))
             self._tails[record] = text
         return text
 
@@ -91,14 +99,20 @@ class RecordDecoder:
         self._records: dict[str, StatusRecord] = {}
         self._rows: dict[tuple[str | None, int | None, str | None], StatusRecord] = {}
 
-    def record(self, flags: str | None, mtime: int | None, labels: str | None) -> StatusRecord:
-        """Return the record for these column values (the sqlite plugin's row decoder)."""
-        key = (flags, mtime, labels)
-        record = self._rows.get(key)
-        if record is None:
-            record = StatusRecord(frozenset(flags or ""), int(mtime or 0), decode_labels(labels))
-            self._rows[key] = record
-        return record
+    def rows(
+        self, rows: Iterable[tuple[int, str | None, int | None, str | None]]
+    ) -> dict[int, StatusRecord]:
+        """Decode ``(uid, flags, mtime, labels)`` column tuples (the sqlite plugin's rows)."""
+        shared = self._rows
+        records: dict[int, StatusRecord] = {}
+        for uid, flags, mtime, labels in rows:
+            key = (flags, mtime, labels)
+            record = shared.get(key)
+            if record is None:
+                record = StatusRecord(frozenset(flags or ""), mtime or 0, decode_labels(labels))
+                shared[key] = record
+            records[uid] = record
+        return records
 
     def parse_tail(self, tail: str) -> StatusRecord | None:
         """Return the record a plain line's ``flags|mtime|labels`` encodes, or ``None`` if bad."""
