@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from offlineimap.folder_map import SideNaming, map_folders
 
 
@@ -48,5 +50,5 @@ def test_local_folders_are_not_created_when_local_cannot_create() -> None:
 
 def test_foldersort() -> None:
     result = map_folders(["a", "c", "b"], [], SideNaming("."), SideNaming("."),
-                         sort_cmp=lambda x, y: (x < y) - (x > y))
+                         sort_key=functools.cmp_to_key(lambda x, y: (x < y) - (x > y)))
     assert [p.remote for p in result.pairs] == ["c", "b", "a"]

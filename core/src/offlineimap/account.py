@@ -15,9 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-from offlineimap.config import Config, Section
+from offlineimap.config import (
+    Config,
+    Section,
+    folderfilter,
+    folderincludes,
+    foldersort_key,
+    nametrans,
+)
 from offlineimap.engine import FolderSync, SyncSettings
 from offlineimap.errors import (
     ConfigError,
@@ -27,14 +33,7 @@ from offlineimap.errors import (
     UIDValidityError,
 )
 from offlineimap.events import Events
-from offlineimap.folder_map import (
-    FolderMap,
-    FolderPair,
-    SideNaming,
-    identity,
-    keep_all,
-    map_folders,
-)
+from offlineimap.folder_map import FolderMap, FolderPair, SideNaming, map_folders
 from offlineimap.journal import UploadJournal
 from offlineimap.passwords import PasswordRequest, resolve_password
 from offlineimap.plan import LOCAL, REMOTE, SidePolicy
@@ -77,16 +76,16 @@ class Account:
         if not config.has_section(self.section.name):
             raise ConfigError(f"account {name!r} is listed in accounts but there is no "
                               f"[Account {name}] section")
-        self.metadata_dir = _metadata_dir(config)
+        self.metadata_dir = config.metadata_dir(create=True)
         self.account_dir = self.metadata_dir / f"Account-{name}"
         self.fsync = config.general.get_bool("fsync", True)
-        self.remote = self._repository("remoterepository")
-        self.local = self._repository("localrepository")
+        self.remote = self._repository("remoterepository", "remote")
+        self.local = self._repository("localrepository", "local")
         self.status_backend = self._status_backend()
 
     # -- construction ----------------------------------------------------------------------------
 
-    def _repository(self, option: str) -> Repository:
+    def _repository(self, option: str, role: str) -> Repository:
         repo_name = self.section.get(option)
         section = self.config.section(f"Repository {repo_name}")
         if not self.config.has_section(section.name):
@@ -98,6 +97,7 @@ class Account:
             metadata_dir=self.metadata_dir, events=self.events,
             get_password=self._get_password, dry_run=self.options.dry_run,
             debug=self.options.debug, single_connection=self.options.single_connection,
+            role=role,
         )
         return cls(ctx)
 
@@ -105,10 +105,7 @@ class Account:
         return resolve_password(self.host.hook, request)
 
     def _status_backend(self) -> StatusBackend:
-        name = self.section.get("status_backend", None) or self.config.general.get(
-            "status_backend", "sqlite")
-        where = (f"[{self.section.name}] status_backend" if self.section.has("status_backend")
-                 else "[general] status_backend")
+        name, where = self.config.status_backend_name(self.name)
         cls = self.host.status_backends.resolve(name, where)
         return cls(self.account_dir, fsync=self.fsync)
 
@@ -169,20 +166,17 @@ class Account:
                     repo.close()
 
     def folder_map(self) -> FolderMap:
-        remote_names = self.remote.list_folders()
-        local_names = self.local.list_folders()
-        includes_fn = getattr(self.remote, "included_folders", None)
-        includes = includes_fn() if includes_fn else []
-        sort_cmp = _function(self.remote.ctx.section, "foldersort")
-        pairs = map_folders(
-            remote_names, local_names, self._naming(self.remote), self._naming(self.local),
-            includes=includes, only=self.options.folders, sort_cmp=sort_cmp,
+        remote_section = self.remote.ctx.section
+        return map_folders(
+            self.remote.list_folders(), self.local.list_folders(),
+            self._naming(self.remote), self._naming(self.local),
+            includes=folderincludes(remote_section), only=self.options.folders,
+            sort_key=foldersort_key(remote_section),
         )
-        return pairs
 
     def _naming(self, repo: Repository) -> SideNaming:
         section = repo.ctx.section
-        user_filter = _function(section, "folderfilter") or keep_all
+        user_filter = folderfilter(section)
 
         def folder_filter(name: str) -> bool:
             if not user_filter(name):
@@ -193,7 +187,7 @@ class Account:
 
         return SideNaming(
             sep=repo.sep,
-            nametrans=_function(section, "nametrans") or identity,
+            nametrans=nametrans(section),
             folderfilter=folder_filter,
             can_create=repo.createfolders and not repo.readonly,
         )
@@ -312,25 +306,6 @@ def _policy(repo: Repository) -> SidePolicy:
     return SidePolicy(writable=not repo.readonly, sync_deletes=repo.sync_deletes)
 
 
-def _function(section: Section, option: str) -> Any:
-    if not section.has(option):
-        return None
-    value = section.get_eval(option)
-    if not callable(value):
-        raise ConfigError(f"[{section.name}] {option}: expected a function (such as a lambda), "
-                          f"got {type(value).__name__}")
-    where = f"[{section.name}] {option}"
-
-    def call(*args: Any) -> Any:
-        try:
-            return value(*args)
-        except Exception as exc:
-            raise ConfigError(f"{where} failed for {args[0]!r}: {type(exc).__name__}: {exc}"
-                              ) from None
-
-    return call
-
-
 def _maxage_cutoff(section: Section) -> float | None:
     """``maxage``: a number of days, or a date ``YYYY-mm-dd``; returns seconds since the epoch."""
     value = section.get("maxage", None)
@@ -347,12 +322,6 @@ def _maxage_cutoff(section: Section) -> float | None:
     except ValueError:
         raise ConfigError(f"[{section.name}] maxage = {text!r}: expected a number of days or "
                           "a date YYYY-mm-dd") from None
-
-
-def _metadata_dir(config: Config) -> Path:
-    path = config.general.get_path("metadata", Path("~/.offlineimap").expanduser())
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
 
 
 def _write_atomic(path: Path, text: str, *, fsync: bool) -> None:

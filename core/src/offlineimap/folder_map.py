@@ -18,8 +18,8 @@ Pure logic, OfflineIMAP's rules:
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Iterable
+from typing import Any
 
 NameFn = Callable[[str], str]
 FilterFn = Callable[[str], bool]
@@ -67,13 +67,13 @@ def map_folders(
     *,
     includes: Iterable[str] = (),
     only: Iterable[str] | None = None,
-    sort_cmp: Callable[[str, str], int] | None = None,
+    sort_key: Callable[[str], Any] | None = None,
 ) -> FolderMap:
     """Pair folders of both repositories.
 
     :param includes: ``folderincludes`` of the remote repository (synced even if unlisted).
     :param only: ``-f``: exactly these remote folder names, no filters.
-    :param sort_cmp: ``foldersort``: a comparison of two remote translated names.
+    :param sort_key: ``foldersort`` as a key over remote translated names.
     """
     remote_set = set(remote_names)
     local_set = set(local_names)
@@ -135,10 +135,8 @@ def map_folders(
                                                create_remote=remote.can_create)
 
     ordered = list(pairs.values())
-    if sort_cmp is not None:
-        key = functools.cmp_to_key(lambda a, b: sort_cmp(remote.nametrans(a.remote),
-                                                         remote.nametrans(b.remote)))
-        ordered.sort(key=key)
+    if sort_key is not None:
+        ordered.sort(key=lambda pair: sort_key(remote.nametrans(pair.remote)))
     else:
         ordered.sort(key=lambda pair: pair.remote)
     return FolderMap(ordered, problems)

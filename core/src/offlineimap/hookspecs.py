@@ -154,7 +154,7 @@ def offlineimap_filter_folder(account: str, repository: str, folder: str) -> boo
 
 @hookspec
 def offlineimap_run_start(accounts: list[str]) -> None:
-    """The run begins: called once by the CLI after the configuration is loaded.
+    """The run begins: called once by the runner after the accounts are set up.
 
     :param accounts: names of the accounts that will be synced.
     """
@@ -162,7 +162,7 @@ def offlineimap_run_start(accounts: list[str]) -> None:
 
 @hookspec
 def offlineimap_run_finish(stats: RunStats) -> None:
-    """The run ends: called once by the CLI, also after errors, before exiting.
+    """The run ends: called once by the runner, also after errors, before exiting.
 
     :param stats: totals per account (copied each way, deleted, flags, errors, elapsed time).
     """

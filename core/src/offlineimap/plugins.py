@@ -7,6 +7,7 @@ per test); there is no global plugin manager.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 from collections.abc import Iterable
 from typing import Any
@@ -147,8 +148,22 @@ class PluginHost:
         self.plugins.append(PluginInfo(name, distribution, version))
 
     def finish(self) -> None:
-        """Check every hookimpl matches a spec, then collect registrations."""
-        self.pm.check_pending()
+        """Check every hookimpl matches a spec, then collect registrations.
+
+        A plugin with a hook that matches no specification (a typo) is unregistered and
+        reported as a load failure, so one broken plugin does not stop the others.
+        """
+        while True:
+            try:
+                self.pm.check_pending()
+                break
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin) or "?"
+                self.pm.unregister(exc.plugin)
+                info = next((p for p in self.plugins if p.name == name), None)
+                self.plugins = [p for p in self.plugins if p.name != name]
+                dist = info.distribution if info else "unknown distribution"
+                self.failures.append(LoadFailure(name, dist, _one_line(exc)))
         for info in self.plugins:
             self._collect(info)
 
@@ -205,7 +220,22 @@ class PluginHost:
 
 def _distribution_of(entry_point: Any) -> str:
     dist = getattr(entry_point, "dist", None)
-    return getattr(dist, "name", None) or "unknown distribution"
+    name = getattr(dist, "name", None)
+    if name:
+        return name
+    # stevedore's cached entry points carry no distribution: find the one that declares it.
+    key = (entry_point.name, entry_point.value)
+    return _declaring_distributions().get(key, "unknown distribution")
+
+
+@functools.cache
+def _declaring_distributions() -> dict[tuple[str, str], str]:
+    return {
+        (ep.name, ep.value): dist.metadata["Name"]
+        for dist in importlib.metadata.distributions()
+        for ep in dist.entry_points
+        if ep.group == ENTRY_POINT_GROUP
+    }
 
 
 def _version_of(distribution: str) -> str:

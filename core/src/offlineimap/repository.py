@@ -80,6 +80,9 @@ class RepositoryContext:
     dry_run: bool = False
     debug: frozenset[str] = frozenset()  #: the ``-d`` debug types
     single_connection: bool = False  #: ``-1``: use one connection, no threads
+    #: ``remote`` or ``local``: which side of the account this instance serves. The remote side
+    #: is the UID authority; a driver that can serve as remote must then assign UIDs.
+    role: str = "local"
 
     @property
     def repository_metadata_dir(self) -> Path:
