@@ -107,6 +107,12 @@ def make_repository(tmp_path: Path) -> Iterator[Callable[..., Built]]:
 
 
 @pytest.fixture
+def options_for() -> Callable[..., dict[str, str]]:
+    """:func:`account_options` for accounts of other servers (conftest cannot be imported)."""
+    return account_options
+
+
+@pytest.fixture
 def plain(imap_account) -> Callable[..., dict[str, str]]:
     """Options for the fresh account over plain IMAP (+STARTTLS), with overrides."""
     return lambda **overrides: account_options(imap_account, **overrides)

@@ -53,6 +53,7 @@ def test_internaldate_round_trip_and_bad_input() -> None:
     text = responses.format_internaldate(moment)
     assert text == b'"14-Nov-2023 22:13:20 +0000"'
     assert responses.parse_internaldate(text.decode().strip('"')) == moment
+    assert responses.format_internaldate(1e13) is None  # year 318857
     assert responses.parse_internaldate("yesterday") is None
     assert responses.parse_internaldate("14-Foo-2023 22:13:20 +0000") is None
 
@@ -80,3 +81,9 @@ def test_flag_changes_share_commands_per_flag_set() -> None:
 def test_identical_uid_sets_merge_into_one_command() -> None:
     changes = {uid: (frozenset("SF"), frozenset()) for uid in range(1, 100)}
     assert _flag_commands(changes) == [(b"+FLAGS.SILENT", frozenset("SF"), list(range(1, 100)))]
+
+
+def test_message_id_comes_from_the_header_only() -> None:
+    body = b"Subject: x\r\nMessage-Id: <a@b>\r\n\r\nMessage-ID: <not@this>\r\n"
+    assert responses.message_id(body) == "<a@b>"
+    assert responses.message_id(b"Subject: x\n\nMessage-ID: <no@no>\n") is None

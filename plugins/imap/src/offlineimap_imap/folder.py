@@ -128,6 +128,8 @@ class IMAPFolder(Folder):
 
     def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
         connection = self._writable("store messages")
+        # Without UIDPLUS the new UIDs are found afterwards, among those from UIDNEXT on.
+        floor = None if connection.has("UIDPLUS") else self._uidnext()
         prepared = (
             (message, protocol.to_crlf(message.body), flagmap.flag_list(message.flags),
              None if message.internaldate is None
@@ -135,24 +137,63 @@ class IMAPFolder(Folder):
             for message in messages
         )
         stored: list[tuple[int, int]] = []
+        unresolved: list[NewMessage] = []
         with protocol.guard(connection, f"{self.where}: APPEND"):
             for message, ok, text in protocol.append_pipelined(connection, self.name, prepared):
                 if not ok:
                     self._warn(f"{self.where}: message {message.uid} not stored: {text}")
-                    continue
-                stored.append((message.uid, self._appended_uid(message, text)))
+                elif floor is None:
+                    stored.append((message.uid, self._appended_uid(message, text)))
+                else:
+                    unresolved.append(message)
+        if floor is not None and unresolved:
+            stored.extend(self._search_appended(unresolved, floor))
         return stored
+
+    def _uidnext(self) -> int:
+        uidnext = self.state().uidnext
+        if uidnext is None:
+            raise FolderError(f"{self.where}: the server announces neither UIDPLUS nor UIDNEXT: "
+                              "cannot learn the UIDs of uploaded messages")
+        return uidnext
 
     def _appended_uid(self, message: NewMessage, text: str) -> int:
         answer = responses.parse_appenduid(text.encode("utf-8", "replace"))
         if answer is None:
             raise FolderError(f"{self.where}: the server stored message {message.uid} but did "
-                              "not say under which UID (no UIDPLUS)")
+                              "not say under which UID")
         uidvalidity, uids = answer
         if self._uidvalidity is not None and uidvalidity != self._uidvalidity:
             raise UIDValidityError(f"{self.where}: UIDVALIDITY changed from {self._uidvalidity} "
                                    f"to {uidvalidity} during the sync")
         return uids[0]
+
+    def _search_appended(self, messages: list[NewMessage], floor: int) -> list[tuple[int, int]]:
+        """UIDs of messages just appended to a server without UIDPLUS, by Message-ID.
+
+        Like OfflineIMAP's header search, but with the message's own Message-ID among UIDs
+        from the pre-upload UIDNEXT on, so the bytes stay untouched. A message whose UID stays
+        ambiguous is reported and left out (the next sync will see it as new on this side).
+        """
+        self._select(force=True)
+        client = self.connection.client
+        found: list[tuple[int, int]] = []
+        claimed: set[int] = set()
+        for message in messages:
+            message_id = responses.message_id(message.body)
+            criteria: list[object] = ["UID", f"{floor}:*"]
+            if message_id:
+                criteria += ["HEADER", "Message-ID", message_id]
+            with protocol.guard(self.connection, f"{self.where}: UID SEARCH"):
+                hits = [uid for uid in client.search(criteria)
+                        if uid >= floor and uid not in claimed]
+            if len(hits) == 1:
+                claimed.add(hits[0])
+                found.append((message.uid, hits[0]))
+            else:
+                self._warn(f"{self.where}: message {message.uid} was stored but its UID is "
+                           "ambiguous without UIDPLUS; it may be copied back once")
+        return found
 
     def change_flags(self, changes: Mapping[int, tuple[Flags, Flags]]) -> None:
         connection = self._writable("change flags")

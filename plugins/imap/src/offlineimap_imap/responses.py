@@ -31,6 +31,7 @@ _ITEM = re.compile(
 _INTERNALDATE = re.compile(
     r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([-+])(\d\d)(\d\d)\s*$"
 )
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.IGNORECASE)
 
 
@@ -48,9 +49,18 @@ def parse_internaldate(text: str) -> float | None:
     return float(calendar.timegm(moment) - offset)
 
 
-def format_internaldate(seconds: float) -> bytes:
-    """The quoted date-time argument of ``APPEND`` for an epoch time, in UTC."""
-    moment = time.gmtime(seconds)
+def format_internaldate(seconds: float) -> bytes | None:
+    """The quoted date-time argument of ``APPEND`` for an epoch time, in UTC.
+
+    ``None`` for a time IMAP cannot express (a four-digit year): the message is then stored
+    with the server's arrival time rather than refused over a broken file time.
+    """
+    try:
+        moment = time.gmtime(seconds)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if not 1 <= moment.tm_year <= 9999:
+        return None
     return (f'"{moment.tm_mday:02d}-{_MONTH_NAMES[moment.tm_mon]}-{moment.tm_year:04d} '
             f'{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} +0000"').encode()
 
@@ -93,3 +103,13 @@ def parse_appenduid(text: bytes) -> tuple[int, list[int]] | None:
     if not match:
         return None
     return int(match.group(1)), expand(match.group(2).decode("ascii"))
+
+
+def message_id(body: bytes) -> str | None:
+    """The ``Message-ID`` of a message (from its header block only), or ``None``."""
+    end = body.find(b"\r\n\r\n")
+    if end < 0:
+        end = body.find(b"\n\n")
+    header = body if end < 0 else body[:end]
+    match = _MESSAGE_ID.search(header)
+    return match.group(1).decode("ascii", "replace") if match else None
