@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
 from offlineimap_maildir.names import NameScheme, folder_md5, header_date, leading_timestamp
 
 FMD5 = "7e33429f656f1e6e9d79b29c3f82c57e"  # md5 of "INBOX"
@@ -79,3 +81,11 @@ def test_header_date_reads_only_headers_and_folds() -> None:
     assert header_date(b"Delivery-date: Fri, 13 Feb 2009 23:31:30 +0000\n\n",
                        b"Delivery-date") == 1234567890
     assert header_date(b"Date: Mon, 1 Jan 1900 00:00:00 +0000\n\n", b"Date") is None
+
+
+@given(st.text(alphabet="0123456789_.,:!U=FMD5abcdefSRT" + FMD5[:6], max_size=60))
+def test_fast_listing_parse_agrees_with_the_general_one(tail: str) -> None:
+    for name in (tail, f"17{tail}", f"1_0.1.h,U=3,FMD5={FMD5}:2,{tail}",
+                 f"{tail},U=3,FMD5={FMD5}:2,S"):
+        uid, flags = SCHEME.parse(name)
+        assert SCHEME.parse_listed(name) == (uid, flags, leading_timestamp(name))
