@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from offlineimap.errors import CorruptStatusError
 from offlineimap.plugins import PluginHost
+from offlineimap.repository import FLAG_LETTERS
 from offlineimap.status import StatusRecord
 from offlineimap_status_plain import PlainStatusBackend, plugin
 
@@ -186,3 +189,41 @@ def test_writes_replace_the_file_never_rewrite_it_in_place(backend: PlainStatusB
     assert old.read_text() == MAGIC2 + "1||0|\n"
     assert old_meta.read_text() == '{"uidnext": "2"}\n'
     assert backend.status_path("INBOX").read_text() == MAGIC2 + "2||0|\n"
+
+
+_labels = st.text(
+    st.characters(blacklist_characters="|,\r\n", blacklist_categories=("Cs",)), min_size=1
+).filter(lambda label: label == label.strip())
+_records = st.dictionaries(
+    st.integers(min_value=1, max_value=2**32),
+    st.builds(
+        StatusRecord,
+        st.frozensets(st.sampled_from(sorted(FLAG_LETTERS))),
+        st.integers(min_value=0, max_value=2**40),
+        st.frozensets(_labels, max_size=4),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=_records, second=_records, gone=st.sets(st.integers(min_value=1, max_value=2**32)))
+def test_any_storable_records_read_back_unchanged(
+    tmp_path_factory: pytest.TempPathFactory,
+    first: dict[int, StatusRecord],
+    second: dict[int, StatusRecord],
+    gone: set[int],
+) -> None:
+    backend = PlainStatusBackend(tmp_path_factory.mktemp("account"), fsync=False)
+    with backend.open_folder("INBOX") as folder:
+        folder.put(first)
+        folder.put(second)
+        folder.remove(gone | set(list(first)[:3]))
+        expected = folder.records()
+    assert expected == {
+        uid: record
+        for uid, record in {**first, **second}.items()
+        if uid not in gone and uid not in list(first)[:3]
+    }
+    with backend.open_folder("INBOX") as folder:
+        assert folder.records() == expected

@@ -277,11 +277,11 @@ class StatusBackendContract:
         for _ in range(5):
             writer = self._start_writer(backend_factory, account_dir, 0)
             assert writer.stdout is not None
-            writer.stdout.readline()  # one more generation is complete
+            first = writer.stdout.readline()  # one more generation is complete
             time.sleep(rng.uniform(0, 0.08))
             writer.send_signal(signal.SIGKILL)
             output, _ = writer.communicate()
-            completed = max([completed + 1, *map(int, output.split())])
+            completed = max(completed, *map(int, (first + output).split()))
             self._check_after_crash(backend_factory, completed)
 
     @staticmethod
