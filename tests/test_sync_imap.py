@@ -1,0 +1,180 @@
+"""The main job, end to end: the real ``offlineimap`` against a real Dovecot and a real Maildir."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+pytestmark = pytest.mark.dovecot
+
+
+def remote_section(account, *, ssl: bool = False, extra: str = "") -> str:
+    server = account.server
+    port = server.ssl_port if ssl else server.port
+    tls = f"ssl = yes\nsslcacertfile = {server.ca_cert}" if ssl else "ssl = no\nstarttls = no"
+    return (f"type = IMAP\nremotehost = {server.host}\nremoteport = {port}\n"
+            f"remoteuser = {account.user}\nremotepass = {account.password}\n{tls}\n{extra}")
+
+
+def digest(body: bytes) -> str:
+    return hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def server_view(account, folder: str) -> dict[str, frozenset[str]]:
+    """{hash of body: flags} of a server folder (flags without \\Recent)."""
+    return {digest(body): frozenset(f for f in flags if f != "\\Recent")
+            for flags, body in account.messages(folder).values()}
+
+
+FLAG_LETTER = {"\\Seen": "S", "\\Answered": "R", "\\Flagged": "F", "\\Draft": "D",
+               "\\Deleted": "T"}
+
+
+def as_letters(flags: frozenset[str]) -> str:
+    return "".join(sorted(FLAG_LETTER[f] for f in flags if f in FLAG_LETTER))
+
+
+def assert_in_sync(sandbox, account, folder: str, local_folder: str | None = None) -> int:
+    remote = server_view(account, folder)
+    local = sandbox.local_messages(local_folder or folder)
+    assert len(local) == len(remote), "message count differs"
+    assert sorted(digest(body) for _, body in local) == sorted(remote), "bodies differ"
+    for flags, body in local:
+        assert flags == as_letters(remote[digest(body)])
+    return len(local)
+
+
+def test_initial_sync_then_nothing_to_do(sandbox, imap_account, make_messages) -> None:
+    imap_account.seed("INBOX", make_messages(30, flags=[(), ("\\Seen",), ("\\Flagged",)]))
+    imap_account.seed("Archive.2024", make_messages(20))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 30
+    assert assert_in_sync(sandbox, imap_account, "Archive.2024") == 20
+    before = {p.name for p in sandbox.local_files("INBOX")}
+    again = sandbox.run()
+    assert {p.name for p in sandbox.local_files("INBOX")} == before
+    assert "copied" not in again.out.lower() or " 0 " in again.out
+
+
+def test_changes_on_both_sides_converge(sandbox, imap_account, make_messages) -> None:
+    uids = imap_account.seed("INBOX", make_messages(10))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    # server: new mail, one deletion, one flag change
+    imap_account.seed("INBOX", make_messages(3, start=100))
+    imap_account.delete("INBOX", [uids[0]])
+    imap_account.set_flags("INBOX", [uids[1]], ["\\Flagged"])
+    # local: a new message, one deleted file, one re-flagged file
+    sandbox.deliver("INBOX", make_messages(1, start=200)[0], flags="S")
+    files = [p for p in sandbox.local_files("INBOX") if ",U=" in p.name]
+    by_uid = {int(p.name.split(",U=")[1].split(",")[0]): p for p in files}
+    by_uid[uids[2]].unlink()
+    flagged = by_uid[uids[3]]
+    flagged.rename(flagged.with_name(flagged.name.split(":2,")[0] + ":2,RS"))
+    sandbox.run()
+    count = assert_in_sync(sandbox, imap_account, "INBOX")
+    assert count == 10 + 3 - 1 + 1 - 1
+    remote = imap_account.messages("INBOX")
+    assert uids[2] not in remote
+    assert {"\\Answered", "\\Seen"} <= set(remote[uids[3]][0])
+    assert "\\Flagged" in remote[uids[1]][0]
+    # a third run has nothing to do and changes nothing
+    snapshot = sorted(p.name for p in sandbox.local_files("INBOX"))
+    sandbox.run()
+    assert sorted(p.name for p in sandbox.local_files("INBOX")) == snapshot
+
+
+def test_same_message_flagged_differently_on_both_sides_is_merged(
+        sandbox, imap_account, make_messages) -> None:
+    (uid,) = imap_account.seed("INBOX", make_messages(1))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    imap_account.set_flags("INBOX", [uid], ["\\Flagged"])
+    (path,) = sandbox.local_files("INBOX")
+    path.rename(path.with_name(path.name.split(":2,")[0] + ":2,S"))
+    sandbox.run()
+    flags, _ = imap_account.messages("INBOX")[uid]
+    assert {"\\Flagged", "\\Seen"} <= set(flags)
+    assert sandbox.local_messages("INBOX")[0][0] == "FS"
+
+
+def test_folders_created_on_either_side(sandbox, imap_account, make_messages) -> None:
+    imap_account.seed("INBOX", make_messages(1))
+    imap_account.seed("FromServer", make_messages(2))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.deliver("MadeLocally", make_messages(1, start=50)[0])
+    sandbox.run()
+    assert "MadeLocally" in imap_account.folders()
+    assert assert_in_sync(sandbox, imap_account, "MadeLocally") == 1
+    assert assert_in_sync(sandbox, imap_account, "FromServer") == 2
+
+
+def test_nametrans_and_folderfilter(sandbox, imap_account, make_messages) -> None:
+    imap_account.seed("INBOX", make_messages(2))
+    imap_account.seed("Work", make_messages(3))
+    imap_account.seed("Spam", make_messages(4))
+    sandbox.write_config(
+        remote_section(imap_account, extra=(
+            "nametrans = lambda f: 'acc1' if f == 'INBOX' else 'acc1.' + f\n"
+            "folderfilter = lambda f: f != 'Spam'\n")),
+        local=(f"type = Maildir\nlocalfolders = {sandbox.mail}\n"
+               "nametrans = lambda f: 'INBOX' if f == 'acc1' else f[len('acc1.'):]\n"))
+    sandbox.run()
+    assert assert_in_sync(sandbox, imap_account, "INBOX", "acc1") == 2
+    assert assert_in_sync(sandbox, imap_account, "Work", "acc1.Work") == 3
+    assert not sandbox.folder_dir("acc1.Spam").exists()
+    sandbox.deliver("acc1.Projects", make_messages(1, start=9)[0])
+    sandbox.run()
+    assert assert_in_sync(sandbox, imap_account, "Projects", "acc1.Projects") == 1
+    assert "acc1.Projects" not in imap_account.folders()
+
+
+def test_imaps_verified_with_the_ca_and_refused_without(sandbox, imap_account,
+                                                        make_messages) -> None:
+    imap_account.seed("INBOX", make_messages(2))
+    sandbox.write_config(remote_section(imap_account, ssl=True))
+    sandbox.run()
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 2
+    server = imap_account.server
+    sandbox.write_config(
+        f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.ssl_port}\n"
+        f"remoteuser = {imap_account.user}\nremotepass = {imap_account.password}\nssl = yes\n")
+    refused = sandbox.run(expect=None)
+    assert refused.code != 0
+    assert "certificate" in refused.text.lower()
+    assert "Traceback" not in refused.text
+
+
+def test_wrong_password_is_one_line_and_touches_nothing(sandbox, imap_account) -> None:
+    imap_account.seed("INBOX", [b"Subject: x\r\n\r\nbody\r\n"])
+    server = imap_account.server
+    sandbox.write_config(
+        f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
+        f"remoteuser = {imap_account.user}\nremotepass = not-the-password\n")
+    run = sandbox.run(expect=None)
+    assert run.code != 0
+    assert "Traceback" not in run.text
+    assert "not-the-password" not in run.text
+    assert not sandbox.mail.exists() or not any(sandbox.mail.rglob("*,U=*"))
+
+
+def test_password_from_file_and_netrc(sandbox, imap_account, make_messages) -> None:
+    imap_account.seed("INBOX", make_messages(1))
+    server = imap_account.server
+    base = (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
+            f"starttls = no\nremoteuser = {imap_account.user}\n")
+    secret = sandbox.root / "secret"
+    secret.write_text(imap_account.password + "\n")
+    sandbox.write_config(base + f"remotepassfile = {secret}\n")
+    sandbox.run()
+    netrc = sandbox.home / ".netrc"
+    netrc.write_text(f"machine {server.host} login {imap_account.user} "
+                     f"password {imap_account.password}\n")
+    netrc.chmod(0o600)
+    sandbox.write_config(base)
+    sandbox.run()
+    sandbox.write_config(base + f"remotepasseval = {imap_account.password!r}.upper().lower()\n")
+    sandbox.run()
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 1
