@@ -177,7 +177,11 @@ def _truncated(path: Path) -> None:
         ),
         (
             lambda p: offlineimap_database(p, OFFLINEIMAP_V2.replace(", mtime INTEGER", "")),
-            "lacks mtime",
+            "'status' lacks mtime",
+        ),
+        (
+            lambda p: offlineimap_database(p, OFFLINEIMAP_V2.replace("value VARCHAR", "v CHAR")),
+            "'metadata' lacks value",
         ),
     ],
 )

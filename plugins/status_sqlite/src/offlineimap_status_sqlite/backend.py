@@ -48,14 +48,24 @@ class SqliteStatusBackend(StatusBackend):
         return SqliteStatusFolder(self, folder_name)
 
     def delete_folder(self, folder_name: str) -> None:
-        # The database goes first: a journal left without its database is harmless, since
-        # open_folder removes side files before it creates a new database, whereas a database
-        # left without its hot journal would lose the rollback of an interrupted transaction.
+        # The database goes first: journals left without their database are harmless, since
+        # open_folder removes them before it creates a new database, whereas a database left
+        # without its hot journal would lose the rollback of an interrupted transaction.
         path = self.database_path(folder_name)
         try:
-            for suffix in ("", *SIDE_FILES):
-                path.with_name(path.name + suffix).unlink(missing_ok=True)
-            if self.fsync and self.root.is_dir():
-                fsync_directory(self.root)
+            path.unlink(missing_ok=True)
         except OSError as exc:
             raise FolderError(f"cannot delete status database {path}: {exc}") from exc
+        remove_side_files(path)
+        if self.fsync and self.root.is_dir():
+            fsync_directory(self.root)
+
+
+def remove_side_files(path: Path) -> None:
+    """Delete the journals of a database that is gone, so none is replayed into a new one."""
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        try:
+            side.unlink(missing_ok=True)
+        except OSError as exc:
+            raise FolderError(f"cannot delete {side}: {exc.strerror or exc}") from exc

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from offlineimap.errors import CorruptStatusError, FolderError
 from offlineimap.status import StatusFolder, StatusRecord
+from offlineimap_status_plain import PlainStatusBackend
 from offlineimap_status_plain.format import RecordDecoder, RecordEncoder
 from sqlalchemy import (
     Column,
@@ -52,7 +53,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.expression import Executable
 
-from offlineimap_status_sqlite.backend import SIDE_FILES
+from offlineimap_status_sqlite.backend import remove_side_files
 
 if TYPE_CHECKING:
     from offlineimap_status_sqlite.backend import SqliteStatusBackend
@@ -120,12 +121,11 @@ class SqliteStatusFolder(StatusFolder):
         self._conn: Connection | None = None
         if backend.exists(folder_name):
             _check_header(self.path)
-        else:  # leftovers of a deleted database must not be replayed into a new one
-            for suffix in SIDE_FILES:
-                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+        else:
+            remove_side_files(self.path)
         self._engine = _make_engine(self.path, backend.fsync)
         try:
-            with self._errors(corrupt=True):
+            with self._errors():
                 self._conn = self._engine.connect()
                 with self._conn.begin():
                     if not _prepare_schema(self._conn, self.path):
@@ -189,8 +189,6 @@ class SqliteStatusFolder(StatusFolder):
         conn = self._connection()
         for statement in CREATE_DATABASE:
             conn.exec_driver_sql(statement)
-        from offlineimap_status_plain import PlainStatusBackend
-
         plain = PlainStatusBackend(backend.account_dir, fsync=False)
         if plain.exists(folder_name):
             with plain.open_folder(folder_name) as old:
@@ -216,14 +214,19 @@ class SqliteStatusFolder(StatusFolder):
         return self._conn
 
     @contextlib.contextmanager
-    def _errors(self, *, corrupt: bool = False) -> Iterator[None]:
-        """Turn SQLite's exceptions into one readable line naming the database."""
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite's exceptions into one readable line naming the database.
+
+        ``DatabaseError`` proper is SQLite's word for a damaged file ("file is not a database",
+        "database disk image is malformed"); its subclass ``OperationalError`` covers the rest
+        (locked, disk full, permissions), which the user fixes elsewhere.
+        """
         try:
             yield
         except DBAPIError as exc:
             reason = str(exc.orig) if exc.orig is not None else str(exc).splitlines()[0]
-            damaged = "malformed" in reason or "not a database" in reason
-            kind = CorruptStatusError if corrupt or damaged else FolderError
+            damaged = type(exc.orig) is sqlite3.DatabaseError
+            kind = CorruptStatusError if damaged else FolderError
             raise kind(f"status database {self.path}: {reason}") from exc
 
 
@@ -265,9 +268,10 @@ def _prepare_schema(conn: Connection, path: Path) -> bool:
     tables = {name for (name,) in conn.exec_driver_sql(query)}
     if not tables:
         return False
-    for needed in ("metadata", "status"):
-        if needed not in tables:
-            raise CorruptStatusError(f"corrupt status database {path}: no table {needed!r}")
+    for table in _tables.sorted_tables:
+        if table.name not in tables:
+            raise CorruptStatusError(f"corrupt status database {path}: no table {table.name!r}")
+    _check_columns(conn, path, metadata_table)
     value = conn.execute(_SELECT_VERSION).scalar()
     version = None if value is None else str(value)
     if version == "1":
@@ -277,10 +281,14 @@ def _prepare_schema(conn: Connection, path: Path) -> bool:
         raise CorruptStatusError(
             f"corrupt status database {path}: db_version {version!r} (known: '1', '2')"
         )
-    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(status)")}
-    missing = sorted({"id", "flags", "mtime", "labels"} - columns)
+    _check_columns(conn, path, status_table)
+    return True
+
+
+def _check_columns(conn: Connection, path: Path, table: Table) -> None:
+    found = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+    missing = [column.name for column in table.columns if column.name not in found]
     if missing:
         raise CorruptStatusError(
-            f"corrupt status database {path}: table 'status' lacks {', '.join(missing)}"
+            f"corrupt status database {path}: table {table.name!r} lacks {', '.join(missing)}"
         )
-    return True
