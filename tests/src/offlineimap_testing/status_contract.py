@@ -156,6 +156,13 @@ class StatusBackendContract:
         with backend.open_folder("INBOX") as folder:
             assert folder.records() == RECORDS
 
+    @pytest.mark.parametrize("uid", [0, -3, True, "7"])
+    def test_invalid_uid_is_refused(self, backend: StatusBackend, uid: object) -> None:
+        with backend.open_folder("INBOX") as folder:
+            with pytest.raises(FolderError, match="UID"):
+                folder.put({uid: StatusRecord()})  # type: ignore[dict-item]
+            assert folder.records() == {}
+
     # ---------------------------------------------------------------------------------------------
     # Metadata
     # ---------------------------------------------------------------------------------------------
@@ -168,6 +175,13 @@ class StatusBackendContract:
             folder.remove([1])
             assert folder.meta() == {"uidnext": "11", "highestmodseq": "77", "uidvalidity": "1234"}
             assert set(folder.records()) == set(RECORDS) - {1}
+
+    def test_meta_must_be_text(self, backend: StatusBackend) -> None:
+        with backend.open_folder("INBOX") as folder:
+            folder.set_meta({"uidnext": "1"})
+            with pytest.raises(FolderError, match="text"):
+                folder.set_meta({"uidnext": 2, "other": "x"})  # type: ignore[dict-item]
+            assert folder.meta() == {"uidnext": "1"}
 
     def test_meta_survives_reopen(
         self, backend: StatusBackend, backend_factory: BackendFactory

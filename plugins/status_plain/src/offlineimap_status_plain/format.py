@@ -62,8 +62,7 @@ class RecordEncoder:
 
     def fields(self, uid: int, record: StatusRecord) -> tuple[str, int, str]:
         """Return the ``(flags, mtime, labels)`` columns of ``record``, stored under ``uid``."""
-        if type(uid) is not int or uid <= 0:
-            raise FolderError(f"status cache: invalid UID {uid!r} (must be a positive integer)")
+        _check_uid(uid)
         fields = self._fields.get(record)
         if fields is None:
             _check(uid, record)
@@ -73,11 +72,17 @@ class RecordEncoder:
 
     def tail(self, uid: int, record: StatusRecord) -> str:
         """Return a plain line's ``flags|mtime|labels`` for ``record``, stored under ``uid``."""
+        _check_uid(uid)
         text = self._tails.get(record)
-        if text is None or type(uid) is not int or uid <= 0:
+        if text is None:
             text = "{}|{}|{}".format(*self.fields(uid, record))
             self._tails[record] = text
         return text
+
+
+def _check_uid(uid: int) -> None:
+    if type(uid) is not int or uid <= 0:
+        raise FolderError(f"status cache: invalid UID {uid!r} (must be a positive integer)")
 
 
 def _check(uid: int, record: StatusRecord) -> None:
