@@ -21,6 +21,7 @@ import functools
 import itertools
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -51,7 +52,7 @@ DEFAULT_CAPABILITIES: tuple[str, ...] = (
 )
 
 _START_TIMEOUT = 10.0
-_STOP_TIMEOUT = 5.0
+_STOP_GRACE = 0.3
 _USER_NAME = re.compile(r"[A-Za-z0-9._@-]+\Z")
 _instances: itertools.count[int] = itertools.count(1)
 _live: set[Dovecot] = set()  # not yet closed: stopped and deleted at interpreter exit
@@ -61,13 +62,32 @@ class DovecotError(RuntimeError):
     """Dovecot could not be started; the message carries the tail of its log."""
 
 
-def _free_ports(count: int) -> list[int]:
-    """Ports the kernel has just handed out, all distinct (held open together until chosen)."""
-    sockets = []
+def _ephemeral_low() -> int:
+    """The first port the kernel may hand to outgoing connections."""
     try:
-        for _ in range(count):
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct ports free right now, below the kernel's ephemeral range.
+
+    A port from the ephemeral range could be taken by any outgoing connection's local end while
+    the server is stopped, and a restart must get the same ports back; ports below the range
+    are only ever taken by explicit binds. Held open together until all are chosen.
+    """
+    rng = random.SystemRandom()
+    high = max(_ephemeral_low(), 12_000)
+    sockets: list[socket.socket] = []
+    try:
+        while len(sockets) < count:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
+            try:
+                sock.bind(("127.0.0.1", rng.randrange(10_000, high)))
+            except OSError:
+                sock.close()
+                continue
             sockets.append(sock)
         return [sock.getsockname()[1] for sock in sockets]
     finally:
@@ -83,14 +103,26 @@ def session_certificates() -> CertificateFiles:
     return write_test_pki(directory)
 
 
-def _watchdog(group: int) -> subprocess.Popen[bytes]:
-    """A shell that sends SIGTERM to the Dovecot process *group* once our end of its stdin closes.
+# Runs as `sh -c SCRIPT watchdog <group> <base_dir>`. Blocks until its stdin reaches end of file,
+# which happens only when every copy of the write end is closed: when the test process died.
+# The master may still be starting, so children it forks after the SIGTERM get the SIGKILL.
+_WATCHDOG_SCRIPT = """
+read _ignored
+kill -TERM "-$1" 2>/dev/null
+sleep 0.5
+kill -KILL "-$1" 2>/dev/null
+rm -rf -- "$2"
+"""
 
-    The kernel closes that pipe however the test process ends, even by SIGKILL, so no server
-    outlives it. SIGTERM goes to the whole group: the master alone takes seconds to shut down.
+
+def _watchdog(group: int, base_dir: Path) -> subprocess.Popen[bytes]:
+    """A shell that ends the Dovecot process *group* and deletes *base_dir* if we die.
+
+    The kernel closes the pipe to its stdin however the test process ends, even by SIGKILL, so
+    no server outlives it. :meth:`Dovecot.stop` kills the watchdog first instead.
     """
     return subprocess.Popen(
-        ["/bin/sh", "-c", 'read _ignored; kill -TERM "-$1" 2>/dev/null', "watchdog", str(group)],
+        ["/bin/sh", "-c", _WATCHDOG_SCRIPT, "watchdog", str(group), str(base_dir)],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -230,29 +262,24 @@ class Dovecot:
     def stop(self) -> None:
         """Stop Dovecot and every process it forked; mail and configuration stay."""
         process, self._process = self._process, None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.kill()  # it must not delete the mail a restart needs
+            watchdog.wait()
         if process is None:
             return
         group = process.pid  # the master leads its own process group
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGTERM)
-        try:
-            process.wait(_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        # Children (login, imap) hold the listening sockets too: wait until all are gone, or a
+        # restart on the same ports would fail. SIGTERM is repeated because a master that is
+        # just starting may fork children after the first one; after a grace period SIGKILL
+        # ends the rest (the log process waits for a second), which loses no mail: Dovecot
+        # has written every change before it answers OK.
+        deadline = time.monotonic() + _STOP_GRACE
+        while process.poll() is None or _group_alive(group):
+            signum = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
-            process.wait()
-        # Children (login, imap) hold the listening sockets too: wait until all are gone,
-        # or a restart on the same ports would fail.
-        deadline = time.monotonic() + _STOP_TIMEOUT
-        while _group_alive(group):
-            if time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(group, signal.SIGKILL)
-            time.sleep(0.01)
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None and watchdog.stdin is not None:
-            watchdog.stdin.close()  # it wakes up, finds the group gone, and exits
-            watchdog.wait()
+                os.killpg(group, signum)
+            time.sleep(0.02)
 
     def restart(self) -> None:
         """Stop and start again on the same ports with the same mail."""
@@ -303,7 +330,7 @@ class Dovecot:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._watchdog = _watchdog(self._process.pid)
+        self._watchdog = _watchdog(self._process.pid, self.base_dir)
         deadline = time.monotonic() + _START_TIMEOUT
         while not self._started_up(log_offset):
             if self._process.poll() is not None or time.monotonic() > deadline:
