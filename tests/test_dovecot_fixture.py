@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
-from offlineimap_testing.dovecot import Dovecot, DovecotError, ImapAccount
+from offlineimap_testing.dovecot import DEFAULT_CAPABILITIES, Dovecot, DovecotError, ImapAccount
 from offlineimap_testing.messages import make_message, realistic_corpus
 
 pytestmark = pytest.mark.dovecot
@@ -92,12 +92,18 @@ def test_tls_without_fixture_ca_is_refused(dovecot_server: Dovecot) -> None:
         reader.close()
 
 
-def test_wrong_password_is_rejected(imap_account: ImapAccount) -> None:
+def test_wrong_password_is_rejected_without_slowing_later_logins(
+    imap_account: ImapAccount,
+) -> None:
+    """Dovecot's per-IP auth penalty is off: tests of bad passwords must not slow the others."""
     server = imap_account.server
     with IMAPClient(server.host, port=server.port, ssl=False) as client:
-        with pytest.raises(LoginError):
-            client.login(imap_account.user, server.password + "x")
+        for _ in range(2):
+            with pytest.raises(LoginError):
+                client.login(imap_account.user, server.password + "x")
+        started = time.monotonic()
         client.login(imap_account.user, server.password)
+    assert time.monotonic() - started < 1.0
 
 
 def test_seed_round_trips_bytes_flags_and_uids(imap_account: ImapAccount) -> None:
@@ -178,6 +184,29 @@ def test_slash_separator_server(dovecot_factory) -> None:
     assert account.messages("Lists/python.dev")[1][1].startswith(b"Return-Path:")
 
 
+def test_default_capabilities_are_advertised_exactly(imap_account: ImapAccount) -> None:
+    with imap_account.client() as client:
+        advertised = {name.decode() for name in client.capabilities()}
+    assert advertised == {name.upper() for name in DEFAULT_CAPABILITIES}
+
+
+def test_dropped_capabilities_are_hidden_and_seeding_still_works(dovecot_factory) -> None:
+    server = dovecot_factory(capabilities_drop=["MULTIAPPEND", "UIDPLUS", "condstore"])
+    account = server.new_account()
+    with account.client() as client:
+        advertised = set(client.capabilities())
+    assert not {b"MULTIAPPEND", b"UIDPLUS", b"CONDSTORE"} & advertised
+    assert {b"QRESYNC", b"IDLE", b"MOVE"} <= advertised
+    messages = [(make_message("one"), ["\\Seen"]), make_message("two")]
+    assert account.seed("INBOX", messages) == [1, 2]
+    assert account.messages("INBOX")[1] == (frozenset({"\\Seen"}), messages[0][0])
+
+
+def test_unknown_capability_to_drop_is_refused() -> None:
+    with pytest.raises(ValueError, match="NOPE"):
+        Dovecot(capabilities_drop=["NOPE"])
+
+
 def test_start_is_fast_and_stop_ends_the_process(dovecot_factory) -> None:
     started = time.monotonic()
     server = dovecot_factory()
@@ -239,3 +268,36 @@ def test_messages_are_crlf_and_realistic() -> None:
     assert 2_000 <= sizes[len(sizes) // 2] <= 30_000
     assert sizes[-1] > 100_000 and sizes[0] >= 1_900
     assert len({m.split(b"Message-ID: ")[1].split(b"\r\n")[0] for m in corpus}) == 200
+
+
+_XDIST_PROBE = '''
+import os
+from offlineimap_testing.messages import make_message
+
+def test_probe(dovecot_server, imap_account, tmp_path_factory):
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    assert imap_account.seed("Probe", [make_message(worker)]) == [1]
+    record = os.path.join(os.environ["PROBE_DIR"], worker)
+    with open(record, "w") as out:
+        out.write(f"{dovecot_server.port} {dovecot_server.base_dir}")
+'''
+
+
+def test_each_xdist_worker_gets_its_own_server(tmp_path: Path) -> None:
+    """The plugin loads from its entry point alone and the session server is per worker."""
+    (tmp_path / "test_probe.py").write_text(_XDIST_PROBE)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    records = tmp_path / "records"
+    records.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+         "--dist", "each", str(tmp_path / "test_probe.py")],
+        cwd=tmp_path, env={**os.environ, "PROBE_DIR": str(records)},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    servers = {path.name: path.read_text().split() for path in records.iterdir()}
+    assert sorted(servers) == ["gw0", "gw1"]
+    (port0, dir0), (port1, dir1) = servers.values()
+    assert port0 != port1 and dir0 != dir1
+    assert not Path(dir0).exists() and not Path(dir1).exists()

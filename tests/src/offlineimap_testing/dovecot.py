@@ -146,6 +146,16 @@ def _group_alive(group: int) -> bool:
     return False
 
 
+def _base_parent() -> str | None:
+    """Where servers keep their files: tmpfs when there is one, else the default temp dir.
+
+    Dovecot's Maildir saves are bound by file-system metadata work: seeding 5,000 small
+    messages takes 3.3 s on ext4 and 0.4 s on tmpfs.
+    """
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def _mail_owner() -> tuple[int, int]:
     """The uid/gid mail processes run as: ourselves, or ``nobody`` when we are root."""
     if os.geteuid() != 0:
@@ -206,7 +216,7 @@ class Dovecot:
         certificates = session_certificates()
         self.ca_cert: Path = certificates.ca_cert
         self._certificates = certificates
-        self.base_dir = Path(tempfile.mkdtemp(prefix="offlineimap-dovecot-"))
+        self.base_dir = Path(tempfile.mkdtemp(prefix="offlineimap-dovecot-", dir=_base_parent()))
         self.base_dir.chmod(0o755)  # mail processes (not root) must reach the homes
         self.port, self.ssl_port = _free_ports(2)
         self._instance = f"oimap-test-{os.getpid()}-{next(_instances)}"
@@ -419,6 +429,11 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # No auth penalty: otherwise one wrong-password test delays every later login from
+  # 127.0.0.1 by 2 s, doubling up to 15 s.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 protocol imap {{
   mail_max_userip_connections = 200

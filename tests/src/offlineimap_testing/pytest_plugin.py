@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def dovecot_factory() -> Iterator[DovecotFactory]:
     """
     servers: list[Dovecot] = []
 
-    def make(**options: str) -> Dovecot:
+    def make(**options: Any) -> Dovecot:
         server = Dovecot(**options)
         servers.append(server)
         server.start()
