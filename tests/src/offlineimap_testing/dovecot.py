@@ -258,6 +258,8 @@ class Dovecot:
         """
         if self.running:
             return
+        if not os.access(DOVECOT_BINARY, os.X_OK):
+            raise DovecotError(f"{DOVECOT_BINARY} is missing: install the dovecot-imapd package")
         first_start = not self.config_path.exists()
         for attempt in range(3):
             try:
