@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import subprocess
@@ -79,14 +80,15 @@ class Sandbox:
 
     # -- the local Maildir, as a mail reader sees it ----------------------------------------------
 
-    def folder_dir(self, folder: str) -> Path:
-        return self.mail / folder
+    def folder_dir(self, folder: str, root: Path | None = None) -> Path:
+        return (root or self.mail) / folder
 
-    def local_messages(self, folder: str) -> list[tuple[str, bytes]]:
-        """``[(flags, body)]`` of every message in a local folder, sorted by body."""
+    def local_messages(self, folder: str, root: Path | None = None) -> list[tuple[str, bytes]]:
+        """``[(flags, body)]`` of every message in a Maildir folder (by default under the local
+        root), sorted by body."""
         found = []
         for sub in ("cur", "new"):
-            directory = self.folder_dir(folder) / sub
+            directory = self.folder_dir(folder, root) / sub
             if not directory.is_dir():
                 continue
             for entry in directory.iterdir():
@@ -95,16 +97,17 @@ class Sandbox:
                               entry.read_bytes()))
         return sorted(found, key=lambda item: item[1])
 
-    def local_files(self, folder: str) -> list[Path]:
+    def local_files(self, folder: str, root: Path | None = None) -> list[Path]:
         return sorted(p for sub in ("cur", "new")
-                      for p in (self.folder_dir(folder) / sub).glob("*"))
+                      for p in (self.folder_dir(folder, root) / sub).glob("*"))
 
-    def deliver(self, folder: str, body: bytes, flags: str = "", name: str | None = None) -> Path:
-        """Put a message into a local folder the way a mail client would."""
-        directory = self.folder_dir(folder)
+    def deliver(self, folder: str, body: bytes, flags: str = "", name: str | None = None,
+                root: Path | None = None) -> Path:
+        """Put a message into a Maildir folder the way a mail client would."""
+        directory = self.folder_dir(folder, root)
         for sub in ("cur", "new", "tmp"):
             (directory / sub).mkdir(parents=True, exist_ok=True)
-        base = name or f"1700000000.M{abs(hash(body)) % 10**9}P1.client"
+        base = name or f"1700000000.M{hashlib.sha1(body).hexdigest()[:12]}P1.client"
         target = directory / "cur" / f"{base}:2,{flags}"
         target.write_bytes(body.replace(b"\r\n", b"\n"))
         return target

@@ -190,6 +190,10 @@ class MaildirRepository(Repository):
             raise FolderError(f"{self.name}: {path} is not a Maildir folder (it needs cur/, "
                               f"new/ and tmp/)")
         self._remember_atimes(path)
+        if self.ctx.role == "remote":
+            from offlineimap_maildir.remote import RemoteMaildirFolder
+
+            return RemoteMaildirFolder(self, name)
         return self.folder_class(self, name)
 
     def create_folder(self, name: str) -> None:

@@ -1,0 +1,210 @@
+"""The engine through every pass, Maildir to Maildir, with the real ``offlineimap`` command.
+
+The remote side is a Maildir too (it then assigns UIDs itself), so every case runs without a
+server: new, deleted and re-flagged messages on each side, both sides changed, readonly,
+sync_deletes, nametrans, folder creation, windows-compatible names, UIDVALIDITY, both status
+caches and the upgrade from plain to sqlite.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def pair(sandbox):
+    """Sandbox with a remote Maildir at ``<root>/Remote`` synced to the local ``<root>/Mail``."""
+    sandbox.remote_root = sandbox.root / "Remote"
+    sandbox.remote_root.mkdir()
+
+    def configure(remote_extra: str = "", local_extra: str = "", account: str = "",
+                  general: str = "") -> None:
+        sandbox.write_config(
+            f"type = Maildir\nlocalfolders = {sandbox.remote_root}\n{remote_extra}",
+            local=f"type = Maildir\nlocalfolders = {sandbox.mail}\n{local_extra}",
+            account=account, general=general)
+
+    sandbox.configure = configure
+    configure()
+    return sandbox
+
+
+def remote(sb, folder: str) -> list[tuple[str, bytes]]:
+    return sb.local_messages(folder, sb.remote_root)
+
+
+def set_flags(path: Path, flags: str) -> Path:
+    target = path.parent.parent / "cur" / (path.name.split(":2,")[0] + ":2," + flags)
+    path.rename(target)
+    return target
+
+
+def test_new_messages_both_ways_then_nothing_to_do(pair, make_messages) -> None:
+    a, b, c = make_messages(3)
+    pair.deliver("INBOX", a, "S", root=pair.remote_root)
+    pair.deliver("INBOX", b, "", root=pair.remote_root)
+    pair.deliver("INBOX", c, "F")
+    pair.run()
+    assert pair.local_messages("INBOX") == remote(pair, "INBOX")
+    assert len(pair.local_messages("INBOX")) == 3
+    names = (pair.local_files("INBOX"), pair.local_files("INBOX", pair.remote_root))
+    mtimes = [p.stat().st_mtime_ns for group in names for p in group]
+    pair.run()
+    assert (pair.local_files("INBOX"), pair.local_files("INBOX", pair.remote_root)) == names
+    assert [p.stat().st_mtime_ns for group in names for p in group] == mtimes
+
+
+def test_deletions_and_flag_changes_each_way(pair, make_messages) -> None:
+    for body in make_messages(6):
+        pair.deliver("INBOX", body, "", root=pair.remote_root)
+    pair.run()
+    local = pair.local_files("INBOX")
+    far = pair.local_files("INBOX", pair.remote_root)
+    by_body_local = {p.read_bytes(): p for p in local}
+    by_body_far = {p.read_bytes(): p for p in far}
+    bodies = sorted(by_body_local)
+    by_body_local[bodies[0]].unlink()                 # deleted locally
+    by_body_far[bodies[1]].unlink()                   # deleted remotely
+    set_flags(by_body_local[bodies[2]], "RS")         # replied locally
+    set_flags(by_body_far[bodies[3]], "F")            # flagged remotely
+    pair.run()
+    expected = {bodies[2]: "RS", bodies[3]: "F", bodies[4]: "", bodies[5]: ""}
+    assert dict((b, f) for f, b in pair.local_messages("INBOX")) == expected
+    assert dict((b, f) for f, b in remote(pair, "INBOX")) == expected
+
+
+def test_both_sides_change_flags_of_one_message(pair, make_messages) -> None:
+    (body,) = make_messages(1)
+    pair.deliver("INBOX", body, "S", root=pair.remote_root)
+    pair.run()
+    set_flags(pair.local_files("INBOX")[0], "RS")
+    set_flags(pair.local_files("INBOX", pair.remote_root)[0], "F")
+    pair.run()
+    # local added R, remote added F and removed S: both changes are merged on both sides
+    assert pair.local_messages("INBOX")[0][0] == remote(pair, "INBOX")[0][0] == "FR"
+
+
+def test_readonly_remote_is_never_written(pair, make_messages) -> None:
+    a, b = make_messages(2)
+    pair.deliver("INBOX", a, "", root=pair.remote_root)
+    pair.configure()
+    pair.run()
+    pair.configure(remote_extra="readonly = yes\n")
+    before = sorted(p.name for p in pair.local_files("INBOX", pair.remote_root))
+    set_flags(pair.local_files("INBOX")[0], "F")
+    pair.deliver("INBOX", b, "S")
+    pair.run()
+    pair.run()
+    assert sorted(p.name for p in pair.local_files("INBOX", pair.remote_root)) == before
+    # the local message and the local flag stay local, and are not reverted either
+    assert sorted(f for f, _ in pair.local_messages("INBOX")) == ["F", "S"]
+
+
+def test_sync_deletes_off_keeps_messages_deleted_remotely(pair, make_messages) -> None:
+    for body in make_messages(2):
+        pair.deliver("INBOX", body, "", root=pair.remote_root)
+    pair.run()
+    pair.configure(remote_extra="sync_deletes = no\n")
+    pair.local_files("INBOX", pair.remote_root)[0].unlink()
+    pair.run()
+    assert len(pair.local_messages("INBOX")) == 2
+    assert len(remote(pair, "INBOX")) == 1
+    pair.run()  # and it is not copied back either
+    assert len(remote(pair, "INBOX")) == 1
+
+
+def test_folder_creation_both_ways_and_nametrans(pair, make_messages) -> None:
+    a, b = make_messages(2)
+    pair.deliver("Work", a, "", root=pair.remote_root)
+    pair.deliver("Personal", b, "")
+    pair.configure(
+        remote_extra="nametrans = lambda f: 'Remote.' + f\n",
+        local_extra="nametrans = lambda f: f[len('Remote.'):] if f.startswith('Remote.') else f\n")
+    # 'Personal' translates to remote 'Personal', which maps back to 'Remote.Personal':
+    # not a round trip, so it is refused instead of creating folders forever
+    run = pair.run(expect=1)
+    assert "'Personal'" in run.text and "nametrans" in run.text
+    assert len(pair.local_messages("Remote.Work")) == 1
+    assert sorted(p.name for p in pair.remote_root.iterdir()) == ["Work"]
+    pair.deliver("Remote.Projects", b, "")
+    pair.run(expect=1)
+    assert len(remote(pair, "Projects")) == 1
+    assert sorted(p.name for p in pair.remote_root.iterdir()) == ["Projects", "Work"]
+
+
+def test_windows_compatible_names(pair, make_messages) -> None:
+    pair.configure(local_extra="maildir-windows-compatible = yes\n")
+    pair.deliver("INBOX", make_messages(1)[0], "S", root=pair.remote_root)
+    pair.run()
+    (path,) = pair.local_files("INBOX")
+    assert ":" not in path.name and "!2,S" in path.name
+
+
+def test_uidvalidity_change_stops_that_folder_with_status_2(pair, make_messages) -> None:
+    pair.deliver("INBOX", make_messages(1)[0], "", root=pair.remote_root)
+    pair.deliver("Other", make_messages(1, start=5)[0], "", root=pair.remote_root)
+    pair.run()
+    uids = pair.remote_root / "INBOX" / ".offlineimap-uids"
+    validity, nxt = uids.read_text().split()
+    uids.write_text(f"{int(validity) + 1}\n{nxt}\n")
+    pair.deliver("INBOX", make_messages(1, start=9)[0], "", root=pair.remote_root)
+    pair.deliver("Other", make_messages(1, start=10)[0], "", root=pair.remote_root)
+    run = pair.run(expect=2)
+    assert "UIDVALIDITY" in run.text
+    assert len(pair.local_messages("INBOX")) == 1  # untouched: nothing deleted or copied
+    assert len(pair.local_messages("Other")) == 2  # the other folder still synced
+
+
+@pytest.mark.parametrize("backend", ["plain", "sqlite"])
+def test_status_backends_write_offlineimap_formats(pair, make_messages, backend) -> None:
+    pair.configure(account=f"status_backend = {backend}\n")
+    for body in make_messages(3):
+        pair.deliver("INBOX", body, "S", root=pair.remote_root)
+    pair.run()
+    account_dir = pair.metadata / "Account-Test"
+    if backend == "plain":
+        lines = (account_dir / "LocalStatus" / "INBOX").read_text().splitlines()
+        assert lines[0] == "OFFLINEIMAP LocalStatus CACHE DATA - DO NOT MODIFY - FORMAT 2"
+        assert sorted(line.split("|")[1] for line in lines[1:]) == ["S", "S", "S"]
+    else:
+        db = sqlite3.connect(account_dir / "LocalStatus-sqlite" / "INBOX")
+        assert sorted(row[0] for row in db.execute("select flags from status")) == ["S"] * 3
+        db.close()
+    first = pair.local_files("INBOX")
+    pair.run()
+    assert pair.local_files("INBOX") == first
+
+
+def test_plain_cache_is_upgraded_to_sqlite_without_copying(pair, make_messages) -> None:
+    pair.configure(account="status_backend = plain\n")
+    for body in make_messages(4):
+        pair.deliver("INBOX", body, "", root=pair.remote_root)
+    pair.run()
+    names = pair.local_files("INBOX")
+    pair.configure(account="status_backend = sqlite\n")
+    pair.run()
+    assert pair.local_files("INBOX") == names
+    account_dir = pair.metadata / "Account-Test"
+    assert (account_dir / "LocalStatus" / "INBOX").exists()  # left in place for reverting
+    db = sqlite3.connect(account_dir / "LocalStatus-sqlite" / "INBOX")
+    assert db.execute("select count(*) from status").fetchone()[0] == 4
+    db.close()
+
+
+def test_second_process_is_refused_while_the_account_is_locked(pair) -> None:
+    import fcntl
+    import os
+
+    lock = pair.metadata / "Account-Test" / "lock"
+    lock.parent.mkdir(parents=True)
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        run = pair.run(expect=None)
+    finally:
+        os.close(fd)
+    assert run.code != 0
+    assert "another offlineimap" in run.text
