@@ -1,0 +1,156 @@
+"""``type = Gmail`` and ``type = GmailMaildir``: an IMAP and a Maildir repository that know labels.
+
+``Gmail`` is ``IMAP`` with Gmail's defaults (``remotehost = imap.gmail.com``, ``ssl = yes``, port
+993; the server's ``/`` separator and ``[Gmail]/...`` folders come from its LIST answer) and
+OAuth2 tokens refreshed when needed. ``GmailMaildir`` is ``Maildir`` whose messages keep their
+labels in a header. Label options are read from the *account*, as OfflineIMAP does:
+``synclabels``, ``labelsheader``, ``ignorelabels``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from typing import Any
+
+from offlineimap.config import Section
+from offlineimap.errors import AuthenticationError, ConfigError
+from offlineimap.repository import RepositoryContext
+from offlineimap_imap.connection import Connection
+from offlineimap_imap.repository import IMAPRepository
+from offlineimap_imap.settings import ServerSettings
+from offlineimap_maildir.repository import MaildirRepository
+
+from offlineimap_gmail import oauth2
+from offlineimap_gmail.folder import GmailFolder, GmailMaildirFolder, pairing
+from offlineimap_gmail.labels import DEFAULT_HEADER
+
+#: What ``type = Gmail`` assumes when the section leaves it out.
+GMAIL_DEFAULTS = {"remotehost": "imap.gmail.com", "ssl": "yes"}
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII but ':'
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelOptions:
+    """``[Account X]`` options about labels (OfflineIMAP reads them from the account)."""
+
+    synclabels: bool = False
+    labelsheader: str = DEFAULT_HEADER
+    ignorelabels: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_account(cls, ctx: RepositoryContext) -> LabelOptions:
+        account = ctx.config.section(f"Account {ctx.account}")
+        header = account.get("labelsheader", DEFAULT_HEADER).strip()
+        if not _HEADER_NAME.match(header):
+            raise ConfigError(f"[{account.name}] labelsheader = {header!r}: expected a header "
+                              "name such as X-Keywords")
+        ignore = frozenset(re.split(r"\s*,\s*", account.get("ignorelabels", "").strip())) - {""}
+        return cls(synclabels=bool(account.get_bool("synclabels", False)),
+                   labelsheader=header, ignorelabels=ignore)
+
+
+class DefaultedSection(Section):
+    """A section view in which options the user left out take the given defaults."""
+
+    def __init__(self, section: Section, defaults: dict[str, str]) -> None:
+        super().__init__(section.config, section.name)
+        self.defaults = defaults
+
+    def has(self, option: str) -> bool:
+        return super().has(option) or option in self.defaults
+
+    def _raw(self, option: str, default: Any) -> Any:
+        if not super().has(option) and option in self.defaults:
+            return self.defaults[option]
+        return super()._raw(option, default)
+
+
+@dataclasses.dataclass(frozen=True)
+class OAuthServerSettings(ServerSettings):
+    """Server settings whose XOAUTH2 token comes from a :class:`~oauth2.TokenSource`."""
+
+    tokens: oauth2.TokenSource | None = dataclasses.field(default=None, repr=False,
+                                                          compare=False)
+
+    def oauth2_token(self) -> str | None:
+        return self.tokens.token() if self.tokens is not None else super().oauth2_token()
+
+    @property
+    def has_oauth2(self) -> bool:
+        return self.tokens is not None or super().has_oauth2
+
+
+class GmailRepository(IMAPRepository):
+    """``type = Gmail``."""
+
+    folder_class = GmailFolder
+
+    def __init__(self, ctx: RepositoryContext) -> None:
+        ctx = dataclasses.replace(ctx, section=DefaultedSection(ctx.section, GMAIL_DEFAULTS))
+        super().__init__(ctx)
+        section = ctx.section
+        self.labels = LabelOptions.for_account(ctx)
+        self.trashfolder: str = section.get("trashfolder", "[Gmail]/Trash")
+        self.spamfolder: str = section.get("spamfolder", "[Gmail]/Spam")
+        # OfflineIMAP 8 accepts realdelete and ignores it: removing a message from a label
+        # folder removes the label, and the message stays in [Gmail]/All Mail.
+        section.get_bool("realdelete", False)
+        self.tokens = oauth2.TokenSource(section) if oauth2.configured(section) else None
+        self.settings = with_tokens(self.settings, self.tokens)
+        self._retry_lock = threading.Lock()
+
+    def _secrets(self) -> tuple[str, ...]:
+        extra = self.tokens.secrets() if self.tokens is not None else ()
+        return super()._secrets() + extra
+
+    def _open_connection(self) -> Connection:
+        """Log in; when the server refuses an OAuth2 token that can be refreshed, get a new
+        one and try once more (the token may have expired or been revoked early)."""
+        try:
+            return super()._open_connection()
+        except AuthenticationError:
+            if self.tokens is None or not self.tokens.can_refresh:
+                raise
+            with self._retry_lock:
+                self.tokens.invalidate()
+            return super()._open_connection()
+
+    def open_folder(self, name: str) -> GmailFolder:
+        folder = super().open_folder(name)
+        pairing.offer(self.ctx.account, folder)
+        return folder
+
+    def info(self) -> dict[str, Any]:
+        facts = super().info()
+        facts.update(synclabels=self.labels.synclabels, labelsheader=self.labels.labelsheader,
+                     ignorelabels=sorted(self.labels.ignorelabels))
+        return facts
+
+
+def with_tokens(settings: ServerSettings, tokens: oauth2.TokenSource | None
+                ) -> ServerSettings:
+    """``settings`` whose XOAUTH2 login asks ``tokens`` (unchanged when there are none)."""
+    if tokens is None:
+        return settings
+    values = {field.name: getattr(settings, field.name)
+              for field in dataclasses.fields(ServerSettings)}
+    return OAuthServerSettings(**values, tokens=tokens)
+
+
+class GmailMaildirRepository(MaildirRepository):
+    """``type = GmailMaildir``: a Maildir whose folders sync labels with a Gmail remote."""
+
+    folder_class = GmailMaildirFolder
+
+    def __init__(self, ctx: RepositoryContext) -> None:
+        super().__init__(ctx)
+        self.labels = LabelOptions.for_account(ctx)
+        self.label_state_dir = ctx.metadata_dir / f"Account-{ctx.account}" / "GmailLabels"
+
+    def open_folder(self, name: str) -> GmailMaildirFolder:
+        folder = super().open_folder(name)
+        assert isinstance(folder, GmailMaildirFolder)
+        folder.remote = pairing.take(self.ctx.account)
+        return folder
