@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -58,6 +59,7 @@ class MachineUI(LoggingUI):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self._greeted = False
+        self._greet_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def console_handlers(self) -> list[logging.Handler]:
@@ -67,12 +69,13 @@ class MachineUI(LoggingUI):
 
     def _greet(self) -> None:
         """Print the protocol and banner lines once, before anything else."""
-        with self._lock:
-            if self._greeted:
-                return
-            self._greeted = True
-        super().emit(logging.INFO, "protocol", PROTOCOL)
-        super().emit(logging.INFO, "initbanner", formatting.banner())
+        if self._greeted:  # set only after both lines are out: other threads wait below
+            return
+        with self._greet_lock:
+            if not self._greeted:
+                super().emit(logging.INFO, "protocol", PROTOCOL)
+                super().emit(logging.INFO, "initbanner", formatting.banner())
+                self._greeted = True
 
     def emit(self, level: int, command: str, text: str, payload: str | None = None,
              account: str | None = None) -> None:
