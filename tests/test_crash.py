@@ -1,0 +1,119 @@
+"""kill -9 at many points of a real sync, then a clean run: nothing lost, nothing duplicated.
+
+Bounded for CI (a dozen kill points per direction and status backend); the long version with
+hundreds of kill points is ``benchmarks/crash_soak.py``.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import random
+import signal
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
+
+KILLS = 10
+
+
+def digest(body: bytes) -> str:
+    return hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def kill_when(sandbox, reached, timeout: float = 60) -> bool:
+    """Start a sync and SIGKILL it as soon as ``reached()``; True if it was killed."""
+    proc = sandbox.spawn()
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if reached():
+                proc.send_signal(signal.SIGKILL)
+                return True
+            time.sleep(0.003)
+        return False
+    finally:
+        proc.wait(timeout=30)
+
+
+def count_files(sandbox, folders, *, numbered: bool | None = None) -> int:
+    """Message files in the local folders (only with/without a UID when ``numbered`` is set)."""
+    total = 0
+    for folder in folders:
+        for path in sandbox.local_files(folder):
+            if numbered is None or (",U=" in path.name) == numbered:
+                total += 1
+    return total
+
+
+def converged(sandbox, account, folders) -> None:
+    """Every message exactly once on each side, the same bodies and flags on both."""
+    letters = {"\\Seen": "S", "\\Answered": "R", "\\Flagged": "F", "\\Draft": "D"}
+    for folder in folders:
+        server = account.messages(folder)
+        server_bodies = collections.Counter(digest(b) for _, b in server.values())
+        local = sandbox.local_messages(folder)
+        local_bodies = collections.Counter(digest(b) for _, b in local)
+        assert max(server_bodies.values(), default=1) == 1, f"duplicate on the server in {folder}"
+        assert max(local_bodies.values(), default=1) == 1, f"duplicate locally in {folder}"
+        assert server_bodies == local_bodies, f"{folder}: sides differ"
+        server_flags = {digest(b): "".join(sorted(letters[f] for f in flags if f in letters))
+                        for flags, b in server.values()}
+        for flags, body in local:
+            assert flags == server_flags[digest(body)], f"{folder}: flags differ"
+
+
+def config(sandbox, account, backend: str) -> None:
+    server = account.server
+    sandbox.write_config(
+        f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
+        f"starttls = no\nremoteuser = {account.user}\nremotepass = {account.password}\n"
+        "maxconnections = 2\n",
+        account=f"status_backend = {backend}\n", general="fsync = yes\n")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "plain"])
+def test_kill_during_pull_and_push(sandbox, imap_account, make_messages, backend) -> None:
+    rng = random.Random(backend)
+    folders = ["INBOX", "Lists", "Archive"]
+    originals = set()
+    for n, folder in enumerate(folders):
+        batch = make_messages(150, start=n * 1000, flags=[(), ("\\Seen",), ("\\Flagged",)])
+        imap_account.seed(folder, batch)
+        originals |= {digest(body) for body, _ in batch}
+    config(sandbox, imap_account, backend)
+
+    # Pull: the server's mail into an empty Maildir, killed after a different number of
+    # messages each time (each kill lands somewhere in fetch, write, rename or status write).
+    killed = 0
+    for _ in range(KILLS):
+        target = count_files(sandbox, folders) + rng.randint(1, 40)
+        killed += kill_when(sandbox, lambda t=target: count_files(sandbox, folders) >= t)
+    sandbox.run()
+    converged(sandbox, imap_account, folders)
+    assert killed >= KILLS // 2, "the sync finished before most kills"
+
+    # Push: new local mail, local flag changes and deletions, killed again and again.
+    new = make_messages(60, start=5000)
+    for i, body in enumerate(new):
+        sandbox.deliver(folders[i % 3], body, "S" if i % 2 else "")
+    files = sandbox.local_files("INBOX")
+    synced = [p for p in files if ",U=" in p.name]
+    for path in synced[:20]:
+        path.rename(path.parent.parent / "cur" / (path.name.split(":2,")[0] + ":2,FRS"))
+    for path in synced[20:35]:
+        path.unlink()
+    deleted = 15
+    # Each upload ends with the local file renamed to carry its new UID: kill after a few more.
+    killed = 0
+    for _ in range(KILLS):
+        target = count_files(sandbox, folders, numbered=False) - rng.randint(0, 8)
+        killed += kill_when(
+            sandbox, lambda t=target: count_files(sandbox, folders, numbered=False) <= t)
+    sandbox.run()
+    converged(sandbox, imap_account, folders)
+    total = sum(len(imap_account.messages(folder)) for folder in folders)
+    assert total == len(originals) + len(new) - deleted
+    assert killed >= 1
