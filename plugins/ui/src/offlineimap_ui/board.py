@@ -125,7 +125,7 @@ class Board:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._lights: dict[int, Light] = {}
+        self._lights: dict[threading.Thread, Light] = {}
         self._accounts: dict[str, AccountRow] = {}
         self._folders: dict[tuple[str, str], FolderProgress] = {}
         self._log: collections.deque[tuple[str, str]] = collections.deque(maxlen=LOG_LINES)
@@ -178,18 +178,19 @@ class Board:
         """Colour the calling thread's light; the thread joins ``account``'s row if given."""
         thread = threading.current_thread()
         with self._lock:
-            light = self._lights.get(thread.ident or 0)
-            if light is None or light.thread is not thread:
-                light = self._lights[thread.ident or 0] = Light(thread, account, activity)
+            light = self._lights.setdefault(thread, Light(thread, account, activity))
             light.activity = activity
             if account is not None:
                 light.account = account
                 self._row(account)
 
     def activity_of(self, ident: int | None) -> Activity | None:
+        """The activity of the live thread with this ident (log records carry idents)."""
         with self._lock:
-            light = self._lights.get(ident or 0)
-            return light.activity if light else None
+            for thread, light in self._lights.items():
+                if thread.ident == ident and thread.is_alive():
+                    return light.activity
+            return None
 
     # -- folders ---------------------------------------------------------------------------------
 
@@ -221,15 +222,15 @@ class Board:
     def snapshot(self) -> Snapshot:
         """Copy everything a frame needs; lights of finished threads turn black."""
         with self._lock:
-            ended: dict[str | None, list[int]] = {}
-            for ident, light in self._lights.items():
-                if not light.thread.is_alive():
+            ended: dict[str | None, list[threading.Thread]] = {}
+            for thread, light in self._lights.items():
+                if not thread.is_alive():
                     light.activity = Activity.ENDED
                 if light.activity is Activity.ENDED:
-                    ended.setdefault(light.account, []).append(ident)
-            for idents in ended.values():
-                for ident in idents[:-ENDED_KEPT]:
-                    del self._lights[ident]
+                    ended.setdefault(light.account, []).append(thread)
+            for threads in ended.values():
+                for thread in threads[:-ENDED_KEPT]:
+                    del self._lights[thread]
             return Snapshot(
                 accounts=[dataclasses.replace(row) for row in self._accounts.values()],
                 lights=[dataclasses.replace(light) for light in self._lights.values()],
