@@ -1,0 +1,161 @@
+"""Blinkenlights and the password prompts in a real terminal: tmux runs ui_driver.py, we read
+the screen with ``capture-pane`` and type with ``send-keys``."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+DRIVER = Path(__file__).with_name("ui_driver.py")
+COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|38;5;\d+)m")
+
+
+class Terminal:
+    """One tmux server (own socket) running one command in a window of a given size."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.socket = f"oi-ui-{workdir.name}"
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def start(self, mode: str, term: str = "screen-256color", width: int = 120,
+              height: int = 36) -> None:
+        """Run the driver; afterwards record its exit status and the terminal modes."""
+        state = shlex.quote(str(self.workdir))
+        script = self.workdir / "run.sh"
+        script.write_text(
+            f"cd {state}\nunset LINES COLUMNS\n"
+            f"TERM={term} {shlex.quote(sys.executable)} {shlex.quote(str(DRIVER))} {mode} "
+            f"{state}\n"
+            f"status=$?\n"
+            f"stty -a > {state}/stty\n"
+            f"echo EXIT=$status > {state}/exit\n"
+            f"echo EXIT=$status\n"
+            f"sleep 60\n"
+        )
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
+                  f"sh {shlex.quote(str(script))}")
+
+    def screen(self, escapes: bool = False) -> str:
+        return self.tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "t")
+
+    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 15,
+                 escapes: bool = False) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen(escapes)
+            if predicate(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {what}; screen:\n{text}")
+            time.sleep(0.1)
+
+    def wait_text(self, needle: str, timeout: float = 15) -> str:
+        return self.wait_for(lambda text: needle in text, repr(needle), timeout)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def exit_status(self, timeout: float = 15) -> str:
+        path = self.workdir / "exit"
+        deadline = time.monotonic() + timeout
+        while not path.exists() or not path.read_text().strip():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the driver did not exit; screen:\n{self.screen()}")
+            time.sleep(0.1)
+        return path.read_text().strip()
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    term = Terminal(tmp_path)
+    yield term
+    term.close()
+
+
+def assert_terminal_restored(workdir: Path) -> None:
+    modes = (workdir / "stty").read_text().split()
+    assert "icanon" in modes and "echo" in modes, modes  # not -icanon / -echo (cbreak, noecho)
+
+
+def test_blinkenlights_lights_log_progress_keys_resize_and_quit(terminal: Terminal) -> None:
+    terminal.start("lights")
+    screen = terminal.wait_text("Copy message UID 3")
+    assert "OfflineIMAP" in screen and "q: quit" in screen
+    lines = screen.splitlines()
+    personal = next(line for line in lines if line.startswith("1: [") and "Personal" in line)
+    assert "to local" in personal and "errors" in personal
+    assert any(line.startswith("2: [") and "Work" in line for line in lines)
+    # per-folder progress: messages and bytes of the total, rate, bar
+    terminal.wait_for(lambda s: re.search(r"Personal/\w+: \d/6 msgs, [\d.]+ KiB/24\.0 KiB, "
+                                          r"[\d.]+ \w?i?B/s \[#*\.*\]", s) is not None,
+                      "a progress line")
+    # the lights are coloured cells; the copying light is orange (256 colours: 208)
+    terminal.wait_for(lambda s: "\x1b[7m\x1b[38;5;208mc" in s or
+                      re.search(r"38;5;208m.*c", s) is not None, "an orange copying light",
+                      escapes=True)
+    # a digit asks core to sync that account now
+    terminal.keys("2")
+    terminal.wait_text("sync now: Work")
+    assert (terminal.workdir / "sync_now").read_text() == "2"
+    # resizing redraws within the new width
+    terminal.tmux("resize-window", "-t", "t", "-x", "70", "-y", "20")
+    resized = terminal.wait_for(lambda s: len(s.splitlines()) == 20 and "q: quit" in s,
+                                "the resized screen")
+    assert max(len(line) for line in resized.splitlines()) <= 70
+    terminal.wait_text("Copy message UID")
+    # q ends the process cleanly and gives the terminal back
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
+    assert_terminal_restored(terminal.workdir)
+    after = terminal.wait_text("EXIT=0")
+    assert "*** Summary" in after
+    assert "q: quit" not in after  # the curses screen is gone
+
+
+def test_blinkenlights_without_colour(terminal: Terminal) -> None:
+    terminal.start("lights", term="vt100", width=100, height=30)
+    terminal.wait_text("Copy message UID 2")
+    screen = terminal.screen(escapes=True)
+    assert not COLOUR.search(screen), screen
+    plain = terminal.screen()
+    row = next(line for line in plain.splitlines() if line.startswith("1: ["))
+    lights = re.match(r"1: \[[ \d:a-z]+\] Personal +(\S+)  ", row)
+    assert lights and set(lights.group(1)) <= set("MCAFLScd+-z."), row
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
+    assert_terminal_restored(terminal.workdir)
+
+
+def test_ttyui_prompts_without_echo(terminal: Terminal) -> None:
+    terminal.start("ttyprompt")
+    terminal.wait_text("Enter password for user 'joe' on imap.example.org:")
+    terminal.keys("s3cret", "Enter")
+    screen = terminal.wait_text("password ok: True")
+    assert "s3cret" not in screen
+    assert terminal.exit_status() == "EXIT=0"
+
+
+def test_blinkenlights_prompts_then_resumes(terminal: Terminal) -> None:
+    terminal.start("lightsprompt")
+    terminal.wait_text("Enter password for user 'joe':")
+    terminal.keys("s3cret", "Enter")
+    screen = terminal.wait_text("password ok: True")
+    assert "q: quit" in screen and "s3cret" not in screen
+    terminal.wait_text("Copy message UID")
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
+    assert_terminal_restored(terminal.workdir)
