@@ -38,6 +38,7 @@ from offlineimap.journal import UploadJournal
 from offlineimap.passwords import PasswordRequest, resolve_password
 from offlineimap.plan import LOCAL, REMOTE, SidePolicy
 from offlineimap.plugins import PluginHost
+from offlineimap.quick import QuickGate
 from offlineimap.repository import Folder, FolderState, MessageInfo, Repository, RepositoryContext
 from offlineimap.stats import FolderStats
 from offlineimap.status import StatusBackend, status_file_name
@@ -60,6 +61,8 @@ class AccountResult:
     elapsed: float
     failed: bool = False
     uidvalidity_problem: bool = False
+    #: The folder pairs this sync covered (for ``[mbnames]``).
+    pairs: list[FolderPair] = dataclasses.field(default_factory=list)
 
 
 class Account:
@@ -111,15 +114,19 @@ class Account:
 
     # -- sync ------------------------------------------------------------------------------------
 
-    def sync(self) -> AccountResult:
-        """Sync every folder once; never raises for folder-scoped problems."""
+    def sync(self, *, only: list[str] | None = None, quick: bool = False) -> AccountResult:
+        """Sync every folder once; never raises for folder-scoped problems.
+
+        :param only: just these remote folders (an IDLE push), instead of every folder.
+        :param quick: leave out folders unchanged since their last sync (:mod:`offlineimap.quick`).
+        """
         start = time.monotonic()
         totals = FolderStats()
         result = AccountResult(totals, 0.0)
         self.events.account_start(self.name)
         try:
             with self._lock():
-                self._sync_folders(totals, result)
+                self._sync_folders(totals, result, only, quick)
         except OfflineImapError as exc:
             if exc.scope >= Scope.FATAL:
                 raise
@@ -131,11 +138,13 @@ class Account:
             self.events.account_finish(self.name, totals, result.elapsed)
         return result
 
-    def _sync_folders(self, totals: FolderStats, result: AccountResult) -> None:
+    def _sync_folders(self, totals: FolderStats, result: AccountResult, only: list[str] | None,
+                      quick: bool) -> None:
         try:
             for repo in (self.remote, self.local):
                 repo.connect()
-            folder_map = self.folder_map()
+            folder_map = self.folder_map(only)
+            result.pairs = folder_map.pairs
             for problem in folder_map.problems:
                 self.events.error(problem, self.name, None)
                 totals.errors += 1
@@ -146,7 +155,7 @@ class Account:
             lock = threading.Lock()
 
             def one(pair: FolderPair) -> None:
-                stats = self._sync_pair(pair, result)
+                stats = self._sync_pair(pair, result, quick)
                 with lock:
                     totals.add(stats)
 
@@ -165,12 +174,13 @@ class Account:
                 with contextlib.suppress(Exception):
                     repo.close()
 
-    def folder_map(self) -> FolderMap:
+    def folder_map(self, only: list[str] | None = None) -> FolderMap:
         remote_section = self.remote.ctx.section
         return map_folders(
             self.remote.list_folders(), self.local.list_folders(),
             self._naming(self.remote), self._naming(self.local),
-            includes=folderincludes(remote_section), only=self.options.folders,
+            includes=folderincludes(remote_section),
+            only=only if only is not None else self.options.folders,
             sort_key=foldersort_key(remote_section),
         )
 
@@ -203,7 +213,8 @@ class Account:
                                  self.name)
                 self.local.create_folder(pair.local)
 
-    def _sync_pair(self, pair: FolderPair, result: AccountResult) -> FolderStats:
+    def _sync_pair(self, pair: FolderPair, result: AccountResult, quick: bool = False
+                   ) -> FolderStats:
         stats = FolderStats()
         if self._stopping():
             return stats
@@ -215,6 +226,13 @@ class Account:
                 self._check_validity(self.remote, remote, states[REMOTE], pair)
                 self._check_validity(self.local, local, states[LOCAL], pair)
                 status = stack.enter_context(self.status_backend.open_folder(pair.status))
+                gate = QuickGate(status, states[REMOTE])
+                if quick and gate.unchanged(local):
+                    stats.skipped = True
+                    self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since "
+                                      "the last sync, skipped (quick sync)")
+                    self.events.folder_finish(self.name, pair.remote, stats)
+                    return stats
                 journal = UploadJournal(
                     self.account_dir / "Journal" / status_file_name(pair.status),
                     fsync=self.fsync)
@@ -229,6 +247,8 @@ class Account:
                                           stop=self.options.stop),
                 )
                 stats = sync.run(states)
+                if not (self.options.dry_run or stats.errors or self._stopping()):
+                    gate.record()
         except UIDValidityError as exc:
             stats.skipped = True
             stats.errors += 1

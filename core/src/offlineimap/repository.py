@@ -164,6 +164,29 @@ class Folder(abc.ABC):
         self.close()
 
 
+class IdleHandle(abc.ABC):
+    """A connection of its own watching one folder for changes pushed by the server (IMAP IDLE).
+
+    Returned by :meth:`Repository.idle_connection`; core's :mod:`offlineimap.idle` drives it from
+    one thread, in short waits, so that a signal is never left waiting behind it.
+    """
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds; return whether the server reported a change to the
+        folder (new mail, an expunge, a flag change). Raise ``ConnectionFailed`` when the
+        connection broke or the server closed it."""
+
+    @abc.abstractmethod
+    def renew(self) -> bool:
+        """End and re-issue the wait before the server's inactivity timeout (RFC 2177 asks for
+        at most 29 minutes); return whether changes were reported meanwhile."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """End the wait and log out, within a few seconds, never raising."""
+
+
 class Repository(abc.ABC):
     """A store of folders: one ``[Repository X]`` section, instantiated per account.
 
@@ -208,6 +231,16 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     def create_folder(self, name: str) -> None:
         """Create folder ``name`` (and any parents it needs)."""
+
+    def idle_connection(self, folder: str) -> IdleHandle | None:
+        """Open a connection watching ``folder`` (this repository's own name) for pushed changes.
+
+        Optional: the default returns ``None``, "this repository cannot push", and core then
+        ignores ``idlefolders`` with a warning. Raises ``ConnectionFailed`` or
+        ``AuthenticationError`` like :meth:`connect`; the caller retries with back-off.
+        Called from a thread of its own, alongside syncs of the same repository.
+        """
+        return None
 
     def info(self) -> dict[str, Any]:
         """Facts shown by ``offlineimap --info``: server greeting, capabilities and the like."""

@@ -1,8 +1,23 @@
 """A run: every selected account, once or on autorefresh, until done or told to stop.
 
-Signals (man page, UNIX SIGNALS): SIGUSR1 ends every account's sleep so it syncs now; SIGUSR2
-ends autorefresh after the running sync; SIGTERM, SIGINT and SIGHUP finish the folder in progress
-and exit; a second SIGINT exits at once (every write is crash-safe, so this loses nothing).
+Running unattended (``autorefresh``, minutes, fractions allowed; ``-o`` runs once):
+
+* each account syncs, then sleeps until its next refresh; ``quick = N`` makes N of every N+1
+  syncs quick ones (:mod:`offlineimap.quick`), ``-q`` makes all of them quick;
+* during the sleep, the remote ``idlefolders`` are watched with IMAP IDLE (:mod:`offlineimap.idle`)
+  and a folder the server reports changed is synced at once, alone (sync mode ``idle``);
+* ``presynchook``/``postsynchook`` run around every sync, ``newmail_hook`` after new INBOX
+  mail (:mod:`offlineimap.hooks`); ``[mbnames]`` is written as OfflineIMAP does
+  (:mod:`offlineimap.mbnames`);
+* a failing account is reported and tried again at its next refresh: network errors never end
+  a daemon (a one-shot run reports them through its exit status).
+
+Signals (man page, UNIX SIGNALS): SIGUSR1 ends every account's current (or next) sleep so it
+syncs now, in full; SIGUSR2 ends autorefresh after the running sync; SIGTERM, SIGINT and SIGHUP
+finish the folder in progress, close connections, release the locks and exit; a second SIGINT
+exits at once (every write is crash-safe, so this loses nothing). Handlers only write the signal
+number to a pipe: a thread of the controller acts on it, so no lock is ever taken inside a
+signal handler.
 """
 
 from __future__ import annotations
@@ -11,11 +26,17 @@ import concurrent.futures
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from offlineimap.account import Account, AccountOptions, AccountResult
-from offlineimap.errors import ConfigError, ExitCode, LockedError
+from offlineimap.errors import ConfigError, ExitCode, OfflineImapError
 from offlineimap.events import Events
+from offlineimap.hooks import NewMailHooks, run_command_hook, sync_environment
+from offlineimap.idle import IdleWatcher, idle_folders, renew_interval
+from offlineimap.mbnames import Mbnames, local_root
+from offlineimap.quick import QuickSchedule
 from offlineimap.stats import FolderStats, RunStats
 
 if TYPE_CHECKING:
@@ -24,38 +45,248 @@ if TYPE_CHECKING:
     from offlineimap.plugins import PluginHost
     from offlineimap.ui import UI
 
+_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+#: The sleep countdown is reported (and re-checked) this often, in seconds.
+_TICK = 1.0
+
 
 class Controller:
-    """What signals and the UI can ask of a running sync."""
+    """What signals, IDLE pushes and the UI can ask of a running sync.
 
-    def __init__(self) -> None:
+    One condition variable serves every waiter: account loops sleep on it and everything that
+    may end a sleep (a signal, a push) changes state under it and notifies.
+    """
+
+    def __init__(self, events: Events | None = None) -> None:
         self.stop = threading.Event()  #: finish the current folder, then exit
         self.no_refresh = threading.Event()  #: exit after the running sync
-        self.wake = threading.Event()  #: end the current sleep now
+        #: How many SIGUSR1 have arrived: a sleeper that saw an older count wakes up.
+        self.generation = 0
+        self._cond = threading.Condition()
+        self._events = events
         self._interrupts = 0
+        self._pipe: tuple[int, int] | None = None
+        self._previous: dict[int, Any] = {}
+
+    # -- signals ---------------------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread() or self._pipe is not None:
             return
-        signal.signal(signal.SIGUSR1, lambda *_: self.wake.set())
-        signal.signal(signal.SIGUSR2, lambda *_: self._end_refresh())
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, lambda *_: self.request_stop())
-        signal.signal(signal.SIGINT, lambda *_: self._interrupt())
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        self._pipe = (read_fd, write_fd)
+
+        def handler(signum: int, _frame: object) -> None:
+            if signum == signal.SIGINT:
+                self._interrupts += 1
+                if self._interrupts > 1:
+                    os._exit(ExitCode.INTERRUPTED)
+            try:
+                os.write(write_fd, bytes([signum]))
+            except OSError:  # a full pipe already holds enough wake-ups
+                pass
+
+        for signum in _SIGNALS:
+            self._previous[signum] = signal.signal(signum, handler)
+        threading.Thread(target=self._dispatch, args=(read_fd,), daemon=True,
+                         name="signals").start()
+
+    def restore_signal_handlers(self) -> None:
+        """Put back the handlers found at install (matters when embedded, as in tests)."""
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
+        if self._pipe is not None:
+            os.close(self._pipe[1])  # ends the dispatcher, which closes the read end
+            self._pipe = None
+
+    def _dispatch(self, read_fd: int) -> None:
+        try:
+            while data := os.read(read_fd, 64):
+                for signum in data:
+                    self.handle(signum)
+        finally:
+            os.close(read_fd)
+
+    def handle(self, signum: int) -> None:
+        """Act on a signal (called from the dispatcher thread, never from a handler)."""
+        name = signal.Signals(signum).name
+        if signum == signal.SIGUSR1:
+            self._say(f"{name}: syncing every account now")
+            self.wake_all()
+        elif signum == signal.SIGUSR2:
+            self._say(f"{name}: exiting after the running sync")
+            self.end_refresh()
+        else:
+            self._say(f"{name}: finishing the current folder, then exiting")
+            self.request_stop()
+
+    def _say(self, message: str) -> None:
+        if self._events is not None:
+            self._events.info(message)
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def wake_all(self) -> None:
+        self.notify(self._next_generation)
+
+    def _next_generation(self) -> None:
+        self.generation += 1
 
     def request_stop(self) -> None:
         self.stop.set()
-        self._end_refresh()
+        self.end_refresh()
 
-    def _end_refresh(self) -> None:
+    def end_refresh(self) -> None:
         self.no_refresh.set()
-        self.wake.set()
+        self.notify()
 
-    def _interrupt(self) -> None:
-        self._interrupts += 1
-        if self._interrupts > 1:
-            os._exit(ExitCode.INTERRUPTED)
-        self.request_stop()
+    def notify(self, change: Callable[[], None] | None = None) -> None:
+        """Apply ``change`` (if any) under the lock and wake every waiter."""
+        with self._cond:
+            if change is not None:
+                change()
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float) -> Any:
+        """Wait until ``predicate()`` holds (checked under the lock) or ``timeout`` passes."""
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout)
+
+
+class AccountLoop:
+    """One account for the whole run: syncs, sleeps, IDLE pushes, hooks and mbnames."""
+
+    def __init__(self, account: Account, options: Options, controller: Controller,
+                 events: Events, stats: RunStats, mbnames: Mbnames) -> None:
+        self.account = account
+        self.name = account.name
+        self.options = options
+        self.controller = controller
+        self.events = events
+        self.stats = stats
+        self.mbnames = mbnames
+        section = account.section
+        refresh = section.get_float("autorefresh", None)
+        if refresh is not None and refresh <= 0:
+            raise ConfigError(f"[{section.name}] autorefresh = {refresh}: expected minutes "
+                              "above 0")
+        self.refresh = None if options.once else refresh
+        self.schedule = QuickSchedule(0 if self._quick_ignored() else section.get_int("quick", 0))
+        remote_section = account.remote.ctx.section
+        folders = idle_folders(remote_section) if self.refresh is not None else []
+        if options.folders is not None:
+            folders = [folder for folder in folders if folder in options.folders]
+        self.idle_folders = folders
+        self.idle_renew = renew_interval(remote_section)
+        self.results: list[AccountResult] = []
+        self._pushed: set[str] = set()
+        self._seen = controller.generation
+
+    def _quick_ignored(self) -> bool:
+        """OfflineIMAP ignores ``quick`` when ``maxage`` or ``startdate`` is used."""
+        return self.account.section.has("maxage") or any(
+            repo.ctx.section.has("startdate") for repo in (self.account.remote, self.account.local))
+
+    @property
+    def daemon(self) -> bool:
+        return self.refresh is not None
+
+    def run(self) -> list[AccountResult]:
+        watcher: IdleWatcher | None = None
+        try:
+            while True:
+                self._sync("quick" if self.schedule.next_is_quick() else "full")
+                if self.refresh is None or self.controller.no_refresh.is_set():
+                    return self.results
+                if watcher is None and self.idle_folders:
+                    watcher = IdleWatcher(account=self.name, repository=self.account.remote,
+                                          folders=self.idle_folders, events=self.events,
+                                          on_change=self._push, renew=self.idle_renew)
+                    watcher.start()
+                if not self._sleep(self.refresh * 60):
+                    return self.results
+        finally:
+            if watcher is not None:
+                watcher.stop()
+
+    # -- sleeping --------------------------------------------------------------------------------
+
+    def _push(self, folder: str) -> None:
+        """An IDLE watcher saw ``folder`` change (called from its thread)."""
+        self.controller.notify(lambda: self._pushed.add(folder))
+
+    def _take_pushed(self) -> list[str]:
+        pushed: list[str] = []
+
+        def take() -> None:
+            pushed.extend(sorted(self._pushed))
+            self._pushed.clear()
+
+        self.controller.notify(take)
+        return pushed
+
+    def _awake(self) -> bool:
+        return bool(self._pushed) or self.controller.generation != self._seen or (
+            self.controller.no_refresh.is_set())
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep until the next refresh, syncing pushed folders meanwhile; False: end the run."""
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            self.events.sleeping(self.name, remaining)
+            self.controller.wait_for(self._awake, min(_TICK, remaining))
+            if self.controller.no_refresh.is_set():
+                return False
+            if self.controller.generation != self._seen:  # SIGUSR1: a full sync, now
+                self._seen = self.controller.generation
+                self.schedule.reset()
+                return True
+            pushed = self._take_pushed()
+            if pushed:
+                self._sync("idle", pushed)
+
+    # -- one sync --------------------------------------------------------------------------------
+
+    def _sync(self, mode: str, only: list[str] | None = None) -> None:
+        if only is None:
+            self._take_pushed()  # a whole-account sync covers what was pushed before it
+        section = self.account.section
+        hook_options: dict[str, Any] = {"stop": self.controller.stop, "account": self.name,
+                                        "dry_run": self.options.dry_run, "events": self.events}
+        env = sync_environment(self.name, mode, only)
+        run_command_hook(section, "presynchook", {**env, "OFFLINEIMAP_HOOK": "presynchook"},
+                         **hook_options)
+        result = self._account_sync(only, quick=mode == "quick")
+        self.results.append(result)
+        self.stats.record(self.name, result.stats, result.elapsed, result.failed)
+        if only is None and result.pairs:
+            self.mbnames.account_synced(
+                self.name, [pair.local for pair in result.pairs],
+                local_root(self.account.local.ctx.section.get("localfolders", None)))
+        env = sync_environment(self.name, mode, only, errors=result.stats.errors)
+        run_command_hook(section, "postsynchook", {**env, "OFFLINEIMAP_HOOK": "postsynchook"},
+                         **hook_options)
+
+    def _account_sync(self, only: list[str] | None, *, quick: bool) -> AccountResult:
+        """:meth:`Account.sync`; a daemon survives even unexpected errors and retries later.
+
+        Fatal errors (a broken configuration) end the run in any case.
+        """
+        try:
+            return self.account.sync(only=only, quick=quick)
+        except OfflineImapError:
+            raise
+        except Exception as exc:
+            if not self.daemon:
+                raise
+            self.events.error(f"account {self.name}: internal error: {type(exc).__name__}: "
+                              f"{exc} (trying again at the next refresh)", self.name, exc)
+        return AccountResult(stats=FolderStats(errors=1), elapsed=0.0, failed=True)
 
 
 def run(options: Options, config: Config, host: PluginHost, ui: UI) -> ExitCode:
@@ -64,8 +295,7 @@ def run(options: Options, config: Config, host: PluginHost, ui: UI) -> ExitCode:
     if not names:
         raise ConfigError("no accounts to sync: set accounts in [general] or use -a")
     events = Events(host.hook)
-    controller = Controller()
-    controller.install_signal_handlers()
+    controller = Controller(events)
     if hasattr(ui, "stop_requested"):
         ui.stop_requested = controller.stop  # type: ignore[attr-defined]
     account_options = AccountOptions(
@@ -75,57 +305,37 @@ def run(options: Options, config: Config, host: PluginHost, ui: UI) -> ExitCode:
     accounts = [Account(name, config, host, events, account_options) for name in names]
     if options.info:
         return show_info(accounts)
-    ui.account_keys(names)
+    mbnames = Mbnames(config, events, dry_run=options.dry_run)
+    newmail = NewMailHooks(events)
+    for account in accounts:
+        newmail.add(account.name, account.remote.ctx.section)
+    if newmail:
+        host.register_listener(newmail, "newmail-hooks")
     stats = RunStats()
+    loops = [AccountLoop(account, options, controller, events, stats, mbnames)
+             for account in accounts]
+    ui.account_keys(names)
+    controller.install_signal_handlers()
     host.hook.offlineimap_run_start(accounts=names)
     results: list[AccountResult] = []
     try:
+        mbnames.prune(config.account_names())
         parallel = 1 if options.single else max(
             1, config.general.get_int("maxsyncaccounts", 1))
-        if parallel == 1 or len(accounts) == 1:
-            for account in accounts:
-                results.extend(_account_loop(account, options, controller, events, stats))
+        if parallel == 1 or len(loops) == 1:
+            for loop in loops:
+                if controller.stop.is_set():
+                    break
+                results.extend(loop.run())
         else:
             with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
-                futures = [pool.submit(_account_loop, account, options, controller, events,
-                                       stats) for account in accounts]
-                for future in futures:
+                for future in [pool.submit(loop.run) for loop in loops]:
                     results.extend(future.result())
+        mbnames.finish()
     finally:
         host.hook.offlineimap_run_finish(stats=stats)
+        controller.restore_signal_handlers()
     return _exit_code(results, controller)
-
-
-def _account_loop(account: Account, options: Options, controller: Controller, events: Events,
-                  stats: RunStats) -> list[AccountResult]:
-    """Sync an account once, or again every ``autorefresh`` minutes until told to stop."""
-    results = []
-    refresh = account.section.get_float("autorefresh", None)
-    while True:
-        try:
-            result = account.sync()
-        except LockedError as exc:
-            events.error(str(exc), account.name, exc)
-            result = AccountResult(stats=FolderStats(errors=1), elapsed=0.0, failed=True)
-        results.append(result)
-        stats.record(account.name, result.stats, result.elapsed, result.failed)
-        if options.once or refresh is None or controller.no_refresh.is_set():
-            return results
-        if not _sleep(account.name, refresh * 60, controller, events):
-            return results
-
-
-def _sleep(account: str, seconds: float, controller: Controller, events: Events) -> bool:
-    """Count down to the next sync; return False if the run should end instead."""
-    remaining = seconds
-    while remaining > 0:
-        events.sleeping(account, remaining)
-        step = min(1.0, remaining)
-        if controller.wake.wait(step):
-            break
-        remaining -= step
-    controller.wake.clear()
-    return not controller.no_refresh.is_set()
 
 
 def _exit_code(results: list[AccountResult], controller: Controller) -> ExitCode:

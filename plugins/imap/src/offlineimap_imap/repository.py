@@ -13,7 +13,7 @@ from typing import Any
 
 from offlineimap.errors import ConfigError, FolderError
 from offlineimap.passwords import PasswordRequest
-from offlineimap.repository import Repository, RepositoryContext
+from offlineimap.repository import IdleHandle, Repository, RepositoryContext
 
 from offlineimap_imap.connection import Connection, open_connection
 from offlineimap_imap.folder import IMAPFolder
@@ -141,6 +141,12 @@ class IMAPRepository(Repository):
                 client.subscribe_folder(name)
         finally:
             self.pool.release(connection)
+
+    def idle_connection(self, folder: str) -> IdleHandle:
+        """IDLE on ``folder`` over a connection outside the pool (:mod:`offlineimap_imap.idle`)."""
+        from offlineimap_imap.idle import open_idle
+
+        return open_idle(self, folder)
 
     def info(self) -> dict[str, Any]:
         if not self._greeting:
