@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gmail_double import GmailDouble  # noqa: E402
+from gmail_double import GmailDouble
 
 USER, PASSWORD = "me@gmail.com", "app-password"
 
@@ -85,9 +85,3 @@ def gmail() -> Iterator[GmailDouble]:
 def sandbox(tmp_path: Path, gmail: GmailDouble) -> Sandbox:
     return Sandbox(tmp_path, gmail)
 
-
-def message(n: int, extra_headers: bytes = b"") -> bytes:
-    """A small message, CRLF as on the wire, that a test can find again by ``Message-ID``."""
-    return (b"From: a@example.com\r\nTo: me@gmail.com\r\nSubject: test %d\r\n" % n
-            + b"Message-ID: <m%d@example.com>\r\n" % n + extra_headers
-            + b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nbody %d\r\n" % n)

@@ -295,7 +295,7 @@ class Handler(socketserver.StreamRequestHandler):
             uid = name == b"UID"
             if uid:
                 name, args = bytes(args[0]).upper(), args[1:]
-            self.server.commands.append((name.decode() if not uid else "UID " + name.decode()))
+            self.server.commands.append(name.decode() if not uid else "UID " + name.decode())
             try:
                 with self.server.store.lock:
                     text = getattr(self, "do_" + name.decode().lower(),
@@ -445,7 +445,7 @@ class Handler(socketserver.StreamRequestHandler):
 
     def _resolve(self, sequence_set: bytes, uid: bool) -> list[tuple[int, int]]:
         """``(sequence number, uid)`` of the messages a set names."""
-        box, uids = self._box()
+        _, uids = self._box()
         numbers = uids if uid else list(range(1, len(uids) + 1))
         biggest = numbers[-1] if numbers else 0
         wanted: set[int] = set()
@@ -594,3 +594,10 @@ class GmailDouble(socketserver.ThreadingTCPServer):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
         self.server_close()
+
+
+def make_message(n: int, extra_headers: bytes = b"") -> bytes:
+    """A small message, CRLF as on the wire, that a test can find again by ``Message-ID``."""
+    return (b"From: a@example.com\r\nTo: me@gmail.com\r\nSubject: test %d\r\n" % n
+            + b"Message-ID: <m%d@example.com>\r\n" % n + extra_headers
+            + b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nbody %d\r\n" % n)
