@@ -159,3 +159,14 @@ def test_blinkenlights_prompts_then_resumes(terminal: Terminal) -> None:
     terminal.keys("q")
     assert terminal.exit_status() == "EXIT=0"
     assert_terminal_restored(terminal.workdir)
+
+
+def test_blinkenlights_restores_the_terminal_after_an_exception(terminal: Terminal) -> None:
+    terminal.start("lightscrash")
+    terminal.wait_text("q: quit")
+    assert terminal.exit_status() == "EXIT=1"
+    assert_terminal_restored(terminal.workdir)
+    after = terminal.wait_text("EXIT=1")
+    assert "RuntimeError: engine crashed" in after
+    assert "ERROR: about to crash" in after  # repeated once the screen is gone
+    assert "q: quit" not in after

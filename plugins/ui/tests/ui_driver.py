@@ -6,6 +6,7 @@ Usage: ``python ui_driver.py MODE [STATE_DIR]``
   each digit key press is written to ``STATE_DIR/sync_now``.
 * ``ttyprompt``: TTYUI asks for a password; prints whether it was ``s3cret``.
 * ``lightsprompt``: Blinkenlights asks for a password inside its session, then waits for ``q``.
+* ``lightscrash``: an exception escapes the Blinkenlights session (the terminal must recover).
 """
 
 from __future__ import annotations
@@ -92,6 +93,14 @@ def lights(state: Path, prompt: bool = False) -> int:
     return 0
 
 
+def lightscrash() -> int:
+    ui = Blinkenlights(Config.from_string("[general]\n"))
+    with ui.session():
+        ui.offlineimap_error(message="about to crash", account=None, exc=None)
+        time.sleep(1)
+        raise RuntimeError("engine crashed")
+
+
 def ttyprompt() -> int:
     ui = TTYUI(Config.from_string("[general]\n"))
     request = PasswordRequest("R", Config.from_string("[general]\n").section("general"),
@@ -108,6 +117,8 @@ def main(argv: list[str]) -> int:
         return lights(state)
     if mode == "lightsprompt":
         return lights(state, prompt=True)
+    if mode == "lightscrash":
+        return lightscrash()
     if mode == "ttyprompt":
         return ttyprompt()
     raise SystemExit(f"unknown mode {mode}")
