@@ -3,6 +3,7 @@ the screen with ``capture-pane`` and type with ``send-keys``."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -22,7 +23,7 @@ class Terminal:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.socket = f"oi-ui-{workdir.name}"
+        self.socket = f"oi-ui-{os.getpid()}-{workdir.name}"  # unique across parallel runs
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
