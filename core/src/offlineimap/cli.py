@@ -84,15 +84,13 @@ def _run(options: Options, plugins: Iterable[tuple[str, object]]) -> int:
 
     ui = make_ui(options, config, host, stdout_is_tty=sys.stdout.isatty())
     host.register_listener(ui, UI_LISTENER_NAME)
+    from offlineimap import runner
+
     try:
-        from offlineimap import runner
-    except ModuleNotFoundError as exc:
-        if exc.name != "offlineimap.runner":
-            raise
-        _error("the sync engine (offlineimap.runner) is not part of this installation yet")
-        return int(ExitCode.ERRORS)
-    with ui.session():
-        return int(runner.run(options, config, host, ui))
+        with ui.session():
+            return int(runner.run(options, config, host, ui))
+    finally:
+        ui.close()
 
 
 def load_config(options: Options, host: PluginHost) -> tuple[Config, list[str]]:

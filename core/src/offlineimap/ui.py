@@ -35,5 +35,8 @@ class UI:
         Core runs every sync inside this context; leaving it restores the terminal."""
         yield
 
+    def close(self) -> None:
+        """Release log files and handlers. Called once by core after :meth:`session` ends."""
+
     def account_keys(self, accounts: list[str]) -> None:
         """Tell the UI the accounts in order, so a digit key can sync account N now."""
