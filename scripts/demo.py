@@ -58,8 +58,11 @@ maxconnections = 2
         command = [str(Path(sys.executable).with_name("offlineimap")), "-c", str(config), "-o",
                    *sys.argv[1:]]
         code = subprocess.call(command)
-        print(f"\nofflineimap exited with status {code}. Your config: {config}\n"
-              f"Mail: {work}/Mail  (run the same command again: nothing is copied twice)")
+        print(f"\nofflineimap exited with status {code}. Now the same sync again: nothing "
+              "left to copy.\n", flush=True)
+        code = code or subprocess.call([*command, "-u", "basic"])
+        print(f"\nYour config: {config}\nYour mail: {work}/Mail\n(the demo server is gone "
+              "now; point the config at your own server to keep syncing)")
         return code
 
 
