@@ -65,14 +65,19 @@ class IMAPIdleHandle(IdleHandle):
     def __init__(self, connection: Connection, where: str) -> None:
         self.connection = connection
         self.where = where
+        #: A change read while (re)starting IDLE, reported by the next wait().
+        self._unreported = False
 
     def start(self) -> None:
         """Send IDLE; the server's first answers may already sit in the read buffer."""
         with protocol.guard(self.connection, f"{self.where}: IDLE"):
             self.connection.client.idle()
-        self._read_available(expect_data=False)
+        self._unreported |= self._read_available(expect_data=False)
 
     def wait(self, timeout: float) -> bool:
+        if self._unreported:
+            self._unreported = False
+            return True
         sock = self.connection.client.socket()
         pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
         if not pending:
@@ -91,6 +96,8 @@ class IMAPIdleHandle(IdleHandle):
             _text, responses = client.idle_done()
         changed = any(_is_change_response(response) for response in responses)
         self.start()
+        changed |= self._unreported
+        self._unreported = False
         return changed
 
     def close(self) -> None:
@@ -135,8 +142,6 @@ class IMAPIdleHandle(IdleHandle):
                 client._set_read_timeout()
             except OSError:
                 self.connection.broken = True
-        for line in lines:
-            self.connection.debug(f"< {line!r}")
         if any(_BYE.match(line) for line in lines):
             raise self._lost("the server said BYE")
         return any(_CHANGE.match(line) for line in lines)
