@@ -37,7 +37,7 @@ def refreshing(endpoint, extra: str = "") -> str:
 
 def test_refresh_posts_the_grant_and_caches_until_expiry(endpoint) -> None:
     clock = Clock()
-    source = TokenSource(section(refreshing(endpoint)), clock=clock)
+    source = TokenSource.for_section(section(refreshing(endpoint)), clock=clock)
     assert source.token() == "tok-1"
     assert endpoint.requests == [{"grant_type": "refresh_token", "client_id": "cid",
                                   "client_secret": "csecret", "refresh_token": "refresh-secret",
@@ -52,7 +52,7 @@ def test_refresh_posts_the_grant_and_caches_until_expiry(endpoint) -> None:
 
 
 def test_configured_access_token_first_then_refresh(endpoint) -> None:
-    source = TokenSource(section(refreshing(endpoint, "oauth2_access_token = given\n")))
+    source = TokenSource.for_section(section(refreshing(endpoint, "oauth2_access_token = given\n")))
     assert source.token() == "given"
     assert source.token() == "given"
     assert endpoint.requests == []
@@ -65,12 +65,13 @@ def test_eval_options(endpoint) -> None:
             f"oauth2_refresh_token_eval = 'refresh-' + 'secret'\n"
             f"oauth2_request_url = {endpoint.url}\n")
     assert configured(section(text))
-    assert TokenSource(section(text)).token() == "tok-1"
+    assert TokenSource.for_section(section(text)).token() == "tok-1"
     assert endpoint.requests[0]["client_id"] == "cid"
 
 
 def test_refused_refresh_is_one_line_without_secrets(endpoint) -> None:
-    source = TokenSource(section(refreshing(endpoint).replace("refresh-secret", "revoked-rt")))
+    text = refreshing(endpoint).replace("refresh-secret", "revoked-rt")
+    source = TokenSource.for_section(section(text))
     with pytest.raises(AuthenticationError) as caught:
         source.token()
     text = str(caught.value)
@@ -80,12 +81,12 @@ def test_refused_refresh_is_one_line_without_secrets(endpoint) -> None:
 
 def test_unreachable_endpoint_and_missing_options() -> None:
     with pytest.raises(AuthenticationError, match="failed"):
-        TokenSource(section("oauth2_client_id = c\noauth2_refresh_token = r\n"
+        TokenSource.for_section(section("oauth2_client_id = c\noauth2_refresh_token = r\n"
                             "oauth2_request_url = http://127.0.0.1:9/token\n")).token()
     with pytest.raises(ConfigError, match="oauth2_client_id is not set"):
-        TokenSource(section("oauth2_refresh_token = r\n")).token()
+        TokenSource.for_section(section("oauth2_refresh_token = r\n")).token()
     with pytest.raises(AuthenticationError, match="no oauth2_refresh_token"):
-        source = TokenSource(section("oauth2_access_token = a\n"))
+        source = TokenSource.for_section(section("oauth2_access_token = a\n"))
         source.token()
         source.invalidate()
         source.token()
@@ -95,7 +96,7 @@ def test_unreachable_endpoint_and_missing_options() -> None:
 def test_answer_without_token(endpoint) -> None:
     endpoint.error = (200, {"token_type": "Bearer"})
     with pytest.raises(AuthenticationError, match="no access_token"):
-        TokenSource(section(refreshing(endpoint))).token()
+        TokenSource.for_section(section(refreshing(endpoint))).token()
 
 
 # -- the real program ---------------------------------------------------------------------
@@ -133,3 +134,20 @@ def test_refused_refreshed_token_fails_with_one_line(sandbox, gmail, endpoint) -
     assert run.code != 0
     assert "AUTHENTICATIONFAILED" in run.out and "Traceback" not in run.out
     assert gmail.failed_logins == 2  # the first token, then one fresh one: no loop
+
+
+def test_plain_imap_repository_with_oauth2_refresh(sandbox, gmail, endpoint) -> None:
+    """``type = IMAP`` gets refreshed tokens through the ``oauth2_refresh`` config function."""
+    from gmail_double import make_message
+
+    gmail.tokens = {"tok-1": USER}
+    gmail.store.add(make_message(1), labels=["\\Inbox"])
+    remote = (f"type = IMAP\nremotehost = {gmail.host}\nremoteport = {gmail.port}\nssl = no\n"
+              f"starttls = no\nremoteuser = {USER}\nfolderfilter = lambda f: f == 'INBOX'\n"
+              f"oauth2_access_token_eval = oauth2_refresh(client_id='cid', "
+              f"refresh_token='refresh-secret', request_url='{endpoint.url}')\n")
+    sandbox.write_config(remote=remote, account="")
+    sandbox.run()
+    assert gmail.tokens_used == ["tok-1"]
+    assert endpoint.requests[0]["client_id"] == "cid"
+    assert sandbox.file_with("INBOX", b"<m1@")

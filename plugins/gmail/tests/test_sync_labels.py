@@ -119,3 +119,16 @@ def test_labels_header_option_and_plain_maildir(sandbox, gmail) -> None:
                          local=f"type = Maildir\nlocalfolders = {sandbox.mail}\nsep = /\n")
     sandbox.run()
     assert b"X-Label: Work \\Inbox\n" in sandbox.file_with("INBOX", b"<m1@").read_bytes()
+
+
+def test_parallel_folders(sandbox, gmail) -> None:
+    """With maxconnections > 1 each worker thread pairs its own folders."""
+    ids = [gmail.store.add(message(n), labels=["\\Inbox", f"L{n}"]) for n in range(4)]
+    sandbox.write_config(remote=sandbox.remote("remotepass = app-password\nmaxconnections = 3\n"))
+    sandbox.run()
+    for n in range(len(ids)):
+        path = sandbox.file_with(f"L{n}", b"<m%d@" % n)
+        assert read_labels(path.read_bytes(), "X-Keywords") == {"\\Inbox", f"L{n}"}
+        edit_labels(path, ["\\Inbox", f"L{n}", "Done"])
+    sandbox.run()
+    assert all(gmail.store.labels(msgid) >= {"Done"} for msgid in ids)

@@ -51,6 +51,12 @@ class _Pairing(threading.local):
     def take(self, account: str) -> GmailFolder | None:
         return self.offered.pop(account, None)
 
+    def withdraw(self, folder: GmailFolder) -> None:
+        """Forget ``folder`` if nobody took it (its local side is not a GmailMaildir)."""
+        for account, offered in list(self.offered.items()):
+            if offered is folder:
+                del self.offered[account]
+
 
 pairing = _Pairing()
 
@@ -113,6 +119,10 @@ class GmailFolder(IMAPFolder):
                 additions.setdefault(label, set()).add(new)
         self.store_labels(additions, {})
         return stored
+
+    def close(self) -> None:
+        pairing.withdraw(self)
+        super().close()
 
     def store_labels(self, add: Mapping[str, Iterable[int]],
                      remove: Mapping[str, Iterable[int]]) -> None:

@@ -10,6 +10,9 @@ seconds: a configured access token first, then one obtained with the refresh tok
 section 6: a form-encoded POST with ``grant_type=refresh_token``), refreshed again shortly before
 the ``expires_in`` the endpoint announced. After the server refuses a token, :meth:`invalidate`
 makes the next call fetch a fresh one. Tokens and secrets never appear in an error message.
+
+For ``type = IMAP`` (whose plugin takes a ready token), :func:`oauth2_refresh` is offered to the
+configuration namespace: ``oauth2_access_token_eval = oauth2_refresh(client_id=..., ...)``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from offlineimap.config import Section
 from offlineimap.errors import AuthenticationError, ConfigError
@@ -56,10 +60,13 @@ def configured(section: Section) -> bool:
 class TokenSource:
     """The access token of one repository, shared by all its connections (thread-safe)."""
 
-    def __init__(self, section: Section, *, default_url: str = GOOGLE_TOKEN_URL,
+    def __init__(self, lookup: Callable[[str], str | None], *, where: str, can_refresh: bool,
+                 default_url: str = GOOGLE_TOKEN_URL,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.section = section
-        self.where = f"[{section.name}]"
+        """:param lookup: the value of an ``oauth2_*`` option, asked only when needed."""
+        self.lookup = lookup
+        self.where = where
+        self.can_refresh = can_refresh
         self.default_url = default_url
         self._clock = clock
         self._lock = threading.Lock()
@@ -68,10 +75,12 @@ class TokenSource:
         self._configured_used = False
         self.refreshes = 0  #: how many tokens were obtained from the endpoint (for tests, -d)
 
-    @property
-    def can_refresh(self) -> bool:
-        return self.section.has("oauth2_refresh_token") or self.section.has(
-            "oauth2_refresh_token_eval")
+    @classmethod
+    def for_section(cls, section: Section, **options: Any) -> TokenSource:
+        """The token source of a ``[Repository X]`` section."""
+        return cls(lambda name: option(section, name), where=f"[{section.name}]",
+                   can_refresh=section.has("oauth2_refresh_token")
+                   or section.has("oauth2_refresh_token_eval"), **options)
 
     def token(self) -> str:
         """A token to log in with now."""
@@ -81,7 +90,7 @@ class TokenSource:
                 return self._token
             if not self._configured_used:
                 self._configured_used = True
-                given = option(self.section, "oauth2_access_token")
+                given = self.lookup("oauth2_access_token")
                 if given is not None:
                     self._token, self._expires = given, None
                     return given
@@ -103,13 +112,13 @@ class TokenSource:
         return (self._token,) if self._token else ()
 
     def _refresh(self) -> tuple[str, float]:
-        url = option(self.section, "oauth2_request_url") or self.default_url
+        url = self.lookup("oauth2_request_url") or self.default_url
         if not url.startswith(("https://", "http://")):
             raise ConfigError(f"{self.where} oauth2_request_url = {url!r}: expected an "
                               "http(s) URL")
         form = {"grant_type": "refresh_token"}
         for name in ("client_id", "client_secret", "refresh_token"):
-            value = option(self.section, "oauth2_" + name)
+            value = self.lookup("oauth2_" + name)
             if value is None and name != "client_secret":
                 raise ConfigError(f"{self.where} oauth2_{name} is not set (needed to refresh "
                                   "the OAuth2 access token)")
@@ -142,6 +151,28 @@ class TokenSource:
             lifetime = DEFAULT_LIFETIME
         self.refreshes += 1
         return token, self._clock() + lifetime
+
+
+_shared: dict[tuple[str, str, str | None, str], TokenSource] = {}
+_shared_lock = threading.Lock()
+
+
+def oauth2_refresh(client_id: str, refresh_token: str, client_secret: str | None = None,
+                   request_url: str = GOOGLE_TOKEN_URL) -> str:
+    """A valid access token for these credentials, refreshed when it is about to expire.
+
+    For ``oauth2_access_token_eval`` of any IMAP repository; one token is shared per set of
+    credentials for the whole run.
+    """
+    key = (client_id, refresh_token, client_secret, request_url)
+    with _shared_lock:
+        source = _shared.get(key)
+        if source is None:
+            values = {"oauth2_client_id": client_id, "oauth2_refresh_token": refresh_token,
+                      "oauth2_client_secret": client_secret, "oauth2_request_url": request_url}
+            source = _shared[key] = TokenSource(values.get, where="oauth2_refresh()",
+                                                can_refresh=True)
+    return source.token()
 
 
 def _error_text(payload: bytes) -> str:

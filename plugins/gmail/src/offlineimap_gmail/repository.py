@@ -97,7 +97,8 @@ class GmailRepository(IMAPRepository):
         # OfflineIMAP 8 accepts realdelete and ignores it: removing a message from a label
         # folder removes the label, and the message stays in [Gmail]/All Mail.
         section.get_bool("realdelete", False)
-        self.tokens = oauth2.TokenSource(section) if oauth2.configured(section) else None
+        self.tokens = (oauth2.TokenSource.for_section(section) if oauth2.configured(section)
+                       else None)
         self.settings = with_tokens(self.settings, self.tokens)
         self._retry_lock = threading.Lock()
 
