@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gmail_double import ALL_MAIL, GmailDouble, make_message
+from gmail_double import ALL_MAIL, GmailDouble
+from gmail_messages import make_message
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 

@@ -103,7 +103,7 @@ def test_answer_without_token(endpoint) -> None:
 
 
 def test_xoauth2_login_with_refreshed_token(sandbox, gmail, endpoint) -> None:
-    from gmail_double import make_message
+    from gmail_messages import make_message
 
     gmail.tokens = {"tok-1": USER}
     gmail.store.add(make_message(1), labels=["\\Inbox"])
@@ -138,7 +138,7 @@ def test_refused_refreshed_token_fails_with_one_line(sandbox, gmail, endpoint) -
 
 def test_plain_imap_repository_with_oauth2_refresh(sandbox, gmail, endpoint) -> None:
     """``type = IMAP`` gets refreshed tokens through the ``oauth2_refresh`` config function."""
-    from gmail_double import make_message
+    from gmail_messages import make_message
 
     gmail.tokens = {"tok-1": USER}
     gmail.store.add(make_message(1), labels=["\\Inbox"])

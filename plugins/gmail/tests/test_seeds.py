@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gmail_double import make_message
+from gmail_messages import make_message
 
 
 @pytest.mark.dovecot
