@@ -117,3 +117,33 @@ def test_kill_during_pull_and_push(sandbox, imap_account, make_messages, backend
     total = sum(len(imap_account.messages(folder)) for folder in folders)
     assert total == len(originals) + len(new) - deleted
     assert killed >= 1
+
+
+def test_kill_during_imap_to_imap(sandbox, imap_account, dovecot_server, make_messages) -> None:
+    """Local side IMAP too: a kill between a local APPEND and the UID mapping write must not
+    make the next run store the message a second time."""
+    rng = random.Random(3)
+    target = dovecot_server.new_account("mirror")
+    imap_account.seed("INBOX", make_messages(400, flags=[(), ("\\Seen",)]))
+    server = target.server
+    config(sandbox, imap_account, "sqlite")
+    text = sandbox.config.read_text().replace(
+        f"[Repository Local]\ntype = Maildir\nlocalfolders = {sandbox.mail}\n",
+        f"[Repository Local]\ntype = IMAP\nremotehost = {server.host}\nremoteport = "
+        f"{server.port}\nssl = no\nstarttls = no\nremoteuser = {target.user}\n"
+        f"remotepass = {target.password}\n")
+    sandbox.config.write_text(text)
+    killed = 0
+    for _ in range(KILLS):
+        proc = sandbox.spawn()
+        time.sleep(rng.uniform(0.4, 1.6))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.wait(timeout=30)
+    sandbox.run()
+    mirror = collections.Counter(digest(b) for _, b in target.messages("INBOX").values())
+    origin = collections.Counter(digest(b) for _, b in imap_account.messages("INBOX").values())
+    assert set(mirror.values()) == {1} and set(origin.values()) == {1}, "duplicates"
+    assert mirror == origin and len(origin) == 400
+    assert killed >= 3

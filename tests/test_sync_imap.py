@@ -178,3 +178,36 @@ def test_password_from_file_and_netrc(sandbox, imap_account, make_messages) -> N
     sandbox.write_config(base + f"remotepasseval = {imap_account.password!r}.upper().lower()\n")
     sandbox.run()
     assert assert_in_sync(sandbox, imap_account, "INBOX") == 1
+
+
+def test_imap_to_imap_with_uid_mapping(sandbox, imap_account, dovecot_server,
+                                       make_messages) -> None:
+    """The seed's "Gmail to another IMAP server" shape: remote IMAP, local IMAP, nametrans."""
+    target = dovecot_server.new_account("local")
+    imap_account.seed("INBOX", make_messages(5, flags=[(), ("\\Seen",)]))
+    imap_account.seed("Work", make_messages(3, start=10))
+    server = target.server
+    local = (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\n"
+             f"ssl = no\nstarttls = no\nremoteuser = {target.user}\n"
+             f"remotepass = {target.password}\n")
+    sandbox.write_config(
+        remote_section(imap_account, extra="nametrans = lambda f: 'INBOX.' + f\n"),
+        local=local + "nametrans = lambda f: f[len('INBOX.'):] if f.startswith('INBOX.') else f\n"
+                      "folderfilter = lambda f: f.startswith('INBOX.')\n")
+    sandbox.run()
+    assert server_view(target, "INBOX.INBOX") == server_view(imap_account, "INBOX")
+    assert server_view(target, "INBOX.Work") == server_view(imap_account, "Work")
+    mapping = sandbox.metadata / "Repository-Local" / "UIDMapping" / "INBOX.INBOX"
+    pairs = [line.split(":") for line in mapping.read_text().split()]
+    assert sorted(int(remote) for _, remote in pairs) == sorted(imap_account.messages("INBOX"))
+    # changes on the local IMAP side travel back under the right UIDs
+    local_uids = sorted(target.messages("INBOX.Work"))
+    target.set_flags("INBOX.Work", local_uids[:1], ["\\Flagged"])
+    target.delete("INBOX.Work", local_uids[1:2])
+    target.seed("INBOX.Work", make_messages(1, start=40))
+    sandbox.run()
+    assert server_view(target, "INBOX.Work") == server_view(imap_account, "Work")
+    assert len(imap_account.messages("Work")) == 3
+    before = imap_account.messages("Work")
+    sandbox.run()
+    assert imap_account.messages("Work") == before

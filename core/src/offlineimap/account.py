@@ -42,6 +42,7 @@ from offlineimap.quick import QuickGate
 from offlineimap.repository import Folder, FolderState, MessageInfo, Repository, RepositoryContext
 from offlineimap.stats import FolderStats
 from offlineimap.status import StatusBackend, status_file_name
+from offlineimap.uidmap import MappedFolder
 
 
 @dataclasses.dataclass
@@ -222,6 +223,10 @@ class Account:
             with contextlib.ExitStack() as stack:
                 remote = stack.enter_context(self.remote.open_folder(pair.remote))
                 local = stack.enter_context(self.local.open_folder(pair.local))
+                if local.assigns_uids:
+                    local = MappedFolder(local, self.local.ctx.repository_metadata_dir
+                                         / "UIDMapping" / status_file_name(local.name),
+                                         fsync=self.fsync)
                 states = {REMOTE: remote.state(), LOCAL: local.state()}
                 self._check_validity(self.remote, remote, states[REMOTE], pair)
                 self._check_validity(self.local, local, states[LOCAL], pair)

@@ -100,13 +100,13 @@ class FolderSync:
         pending = self.journal.pending()
         if pending is None:
             return
-        watermark, hashes = pending
+        watermark, entries = pending
         remote, local = self.listings[REMOTE], self.listings[LOCAL]
         candidates = [uid for uid in remote
                       if uid >= watermark and uid not in records and uid not in local]
         originals = [uid for uid in local if uid not in records and uid not in remote]
         if candidates and originals:
-            wanted = set(hashes)
+            wanted = {digest for digest, _tag in entries}
             by_hash: dict[str, list[int]] = {}
             for uid, body in self.folders[REMOTE].fetch(sorted(candidates)):
                 digest = content_hash(body)

@@ -29,32 +29,36 @@ class UploadJournal:
         self.fsync = fsync
         self._fd: int | None = None
 
-    def pending(self) -> tuple[int, list[str]] | None:
-        """Return ``(lowest watermark, hashes)`` left by an interrupted run, or ``None``."""
+    def pending(self) -> tuple[int, list[tuple[str, int | None]]] | None:
+        """Return ``(lowest watermark, [(hash, tag)])`` left by an interrupted run, or ``None``."""
         try:
             text = self.path.read_text(encoding="ascii", errors="replace")
         except FileNotFoundError:
             return None
         watermarks: list[int] = []
-        hashes: list[str] = []
+        entries: list[tuple[str, int | None]] = []
         for line in text.splitlines():
             kind, _, value = line.partition(" ")
+            digest, _, tag = value.partition(" ")
             if kind == "W" and value.isdigit():
                 watermarks.append(int(value))
-            elif kind == "H" and len(value) == 64:
-                hashes.append(value)
-        if not hashes:
+            elif kind == "H" and len(digest) == 64:
+                entries.append((digest, int(tag) if tag.isdigit() else None))
+        if not entries:
             return None
         # A torn last line is ignored; with no usable watermark, consider every UID.
-        return (min(watermarks) if watermarks else 1), hashes
+        return (min(watermarks) if watermarks else 1), entries
 
     def begin(self, watermark: int) -> None:
         """Start a batch of uploads whose destination UIDs will be ``>= watermark``."""
         self._write(f"W {watermark}\n")
 
-    def record(self, body: bytes) -> None:
-        """Note one message about to be stored: written before the store command is sent."""
-        self._write(f"H {content_hash(body)}\n")
+    def record(self, body: bytes, tag: int | None = None) -> None:
+        """Note one message about to be stored: written before the store command is sent.
+
+        ``tag`` (a UID) is given back by :meth:`pending` with the message's hash."""
+        suffix = f" {tag}" if tag is not None else ""
+        self._write(f"H {content_hash(body)}{suffix}\n")
 
     def clear(self) -> None:
         """Forget every entry: call once the uploads are in the status cache."""
