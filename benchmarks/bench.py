@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pstats
 import shlex
 import shutil
 import subprocess
@@ -96,6 +97,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ours-rev", metavar="REV",
                         help="measure ours at this git commit (e.g. HEAD) instead of the "
                         "working tree, so others' edits cannot change it mid-run")
+    parser.add_argument("--profile", action="store_true",
+                        help="run ours under cProfile (main thread only: use --maxconnections 1) "
+                        "and write each step's profile and top functions to RESULTS_DIR/profiles")
     parser.add_argument("--seed", type=int, default=1, help="corpus and change seed")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md",
                         help="where to write the Markdown report (default benchmarks/RESULTS.md)")
@@ -143,8 +147,22 @@ def _describe() -> str:
     return result.stdout.strip() or "unknown commit"
 
 
+def _profiled(command: list[str], profile: Path) -> list[str]:
+    """*command* (ours) run under cProfile, which writes *profile* when it exits."""
+    return [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "offlineimap",
+            *command[1:]]
+
+
+def _summarise(profile: Path) -> None:
+    """The top functions by own and by cumulative time, beside the profile."""
+    with profile.with_suffix(".txt").open("w") as out:
+        stats = pstats.Stats(str(profile), stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
+
+
 def run_tool(server: Dovecot, template: Template, tool: Tool, fsync: bool, repeat: int,
-             work: Path, logs: Path, seed: int) -> list[RunResult]:
+             work: Path, logs: Path, seed: int, profiles: Path | None) -> list[RunResult]:
     """Steps a, b and c for one tool on a fresh copy of the template account."""
     account, model = clone(server, template)
     slug = f"{tool.kind}-mc{tool.maxconnections}-fsync-{'on' if fsync else 'off'}-{repeat + 1}"
@@ -161,8 +179,12 @@ def run_tool(server: Dovecot, template: Template, tool: Tool, fsync: bool, repea
             if step == "c":
                 change_server(account, model, template.arrivals, seed)
             time.sleep(max(0.0, finished + SETTLE_SECONDS - time.monotonic()))
-            measured: Measurement = measure(command, tool.env(sandbox), log)
+            profile = profiles / f"{slug}-{step}.prof" if profiles and tool.kind == "ours" else None
+            measured: Measurement = measure(
+                _profiled(command, profile) if profile else command, tool.env(sandbox), log)
             finished = time.monotonic()
+            if profile:
+                _summarise(profile)
             found = verify(model, account.mail_dir, sandbox.mail,
                            server_counts(account, list(model)))
             result = RunResult(tool.label, fsync, repeat, step, measured.seconds,
@@ -202,6 +224,9 @@ def _run(args: argparse.Namespace, command: str, notes: list[str], work: Path) -
     size_mb = sum(len(message) for message in corpus[:-ARRIVALS]) / 1e6
     logs = args.results_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    profiles = args.results_dir / "profiles" if args.profile else None
+    if profiles:
+        profiles.mkdir(parents=True, exist_ok=True)
     fsyncs = {"on": [True], "off": [False], "both": [True, False]}[args.fsync]
     results: list[RunResult] = []
     with Dovecot() as server:
@@ -213,7 +238,7 @@ def _run(args: argparse.Namespace, command: str, notes: list[str], work: Path) -
             for repeat in range(args.repeat):
                 for tool in tools:
                     results += run_tool(server, template, tool, fsync, repeat, work, logs,
-                                        args.seed)
+                                        args.seed, profiles)
     notes.append(f"whole benchmark took {time.perf_counter() - started:.0f} s")
     report = render(results, info, command, args.messages, size_mb, args.repeat, notes)
     print("\n" + report)
