@@ -211,3 +211,30 @@ def test_imap_to_imap_with_uid_mapping(sandbox, imap_account, dovecot_server,
     before = imap_account.messages("Work")
     sandbox.run()
     assert imap_account.messages("Work") == before
+
+
+def test_dry_run_reports_and_touches_nothing(sandbox, imap_account, make_messages) -> None:
+    imap_account.seed("INBOX", make_messages(4))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.mail.mkdir()
+    (sandbox.mail / "INBOX").mkdir()
+    for sub in ("cur", "new", "tmp"):
+        (sandbox.mail / "INBOX" / sub).mkdir()
+    run = sandbox.run("--dry-run")
+    assert "would copy 4 to local" in run.text
+    assert sandbox.local_files("INBOX") == []
+    assert not list(sandbox.metadata.glob("Account-Test/LocalStatus*/*"))
+    assert not list(sandbox.metadata.glob("Repository-*/FolderValidity/*"))
+    sandbox.run()
+    assert len(sandbox.local_files("INBOX")) == 4
+
+
+def test_info_shows_capabilities_and_folder_translation(sandbox, imap_account,
+                                                        make_messages) -> None:
+    imap_account.seed("Work", make_messages(1))
+    sandbox.write_config(remote_section(imap_account,
+                                        extra="nametrans = lambda f: 'srv.' + f\n"))
+    run = sandbox.run("--info")
+    assert "IMAP4REV1" in run.out.upper()
+    assert "Work -> srv.Work" in run.out
+    assert not sandbox.mail.exists() or not any(sandbox.mail.rglob("*,U=*"))

@@ -41,7 +41,12 @@ from offlineimap.plugins import PluginHost
 from offlineimap.quick import QuickGate
 from offlineimap.repository import Folder, FolderState, MessageInfo, Repository, RepositoryContext
 from offlineimap.stats import FolderStats
-from offlineimap.status import StatusBackend, status_file_name
+from offlineimap.status import (
+    MemoryStatusFolder,
+    StatusBackend,
+    StatusFolder,
+    status_file_name,
+)
 from offlineimap.uidmap import MappedFolder
 
 
@@ -219,6 +224,11 @@ class Account:
         stats = FolderStats()
         if self._stopping():
             return stats
+        if self.options.dry_run and (pair.create_remote or pair.create_local):
+            where = self.remote.name if pair.create_remote else self.local.name
+            self.events.info(f"[dry-run] would create folder {pair.remote!r} on {where} and "
+                             "copy all its messages", self.name)
+            return stats
         try:
             with contextlib.ExitStack() as stack:
                 remote = stack.enter_context(self.remote.open_folder(pair.remote))
@@ -230,7 +240,7 @@ class Account:
                 states = {REMOTE: remote.state(), LOCAL: local.state()}
                 self._check_validity(self.remote, remote, states[REMOTE], pair)
                 self._check_validity(self.local, local, states[LOCAL], pair)
-                status = stack.enter_context(self.status_backend.open_folder(pair.status))
+                status = stack.enter_context(self._open_status(pair.status))
                 gate = QuickGate(status, states[REMOTE])
                 if quick and gate.unchanged(local):
                     stats.skipped = True
@@ -269,6 +279,11 @@ class Account:
             self.events.error(f"folder {pair.remote}: {exc}", self.name, exc)
         self.events.folder_finish(self.name, pair.remote, stats)
         return stats
+
+    def _open_status(self, name: str) -> StatusFolder:
+        if self.options.dry_run and not self.status_backend.exists(name):
+            return MemoryStatusFolder()
+        return self.status_backend.open_folder(name)
 
     def _check_validity(self, repo: Repository, folder: Folder, state: FolderState,
                         pair: FolderPair) -> None:

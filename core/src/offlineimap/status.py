@@ -93,3 +93,28 @@ class StatusBackend(abc.ABC):
 
     def delete_folder(self, folder_name: str) -> None:  # noqa: B027
         """Forget a folder's status (``--delete-folder``, or a folder reset by the user)."""
+
+
+class MemoryStatusFolder(StatusFolder):
+    """A status that lives only in memory: for ``--dry-run`` on a folder never synced, where
+    opening the real backend would create its file."""
+
+    def __init__(self) -> None:
+        self._records: dict[int, StatusRecord] = {}
+        self._meta: dict[str, str] = {}
+
+    def records(self) -> dict[int, StatusRecord]:
+        return dict(self._records)
+
+    def put(self, records: Mapping[int, StatusRecord]) -> None:
+        self._records.update(records)
+
+    def remove(self, uids: Iterable[int]) -> None:
+        for uid in uids:
+            self._records.pop(uid, None)
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._meta)
+
+    def set_meta(self, values: Mapping[str, str]) -> None:
+        self._meta.update(values)

@@ -82,6 +82,7 @@ OPTION_TYPES: dict[str, dict[str, Callable[[Section, str], None]]] = {
     },
     "Repository": {
         "ssl": _BOOL, "starttls": _BOOL, "remoteport": _INT, "maxconnections": _INT,
+        "idlerenew": _FLOAT,
         "holdconnectionopen": _BOOL, "keepalive": _INT, "expunge": _BOOL,
         "subscribedonly": _BOOL, "createfolders": _BOOL, "sync_deletes": _BOOL,
         "readonly": _BOOL, "restoreatime": _BOOL, "utime_from_header": _BOOL,
@@ -97,7 +98,9 @@ OPTION_TYPES: dict[str, dict[str, Callable[[Section, str], None]]] = {
         "oauth2_access_token_eval": _compiles, "oauth2_refresh_token_eval": _compiles,
     },
     "mbnames": {
-        "enabled": _BOOL, "incremental": _BOOL, "header": _compiles, "peritem": _compiles,
+        # peritem is not Python: a raw %(accountname)s/%(foldername)s template, as OfflineIMAP
+        # reads it (not through configparser's interpolation).
+        "enabled": _BOOL, "incremental": _BOOL, "header": _compiles,
         "sep": _compiles, "footer": _compiles, "sort_keyfunc": _function,
         "folderfilter": _function,
     },
