@@ -208,3 +208,16 @@ def test_second_process_is_refused_while_the_account_is_locked(pair) -> None:
         os.close(fd)
     assert run.code != 0
     assert "another offlineimap" in run.text
+
+
+def test_profile_directory_gets_a_profile_per_thread(pair, make_messages) -> None:
+    import pstats
+
+    pair.deliver("INBOX", make_messages(1)[0], "", root=pair.remote_root)
+    profiles = pair.root / "profiles"
+    pair.run("-1", "-P", str(profiles))
+    files = sorted(p.name for p in profiles.iterdir())
+    assert "MainThread.prof" in files
+    stats = pstats.Stats(str(profiles / "MainThread.prof"))
+    assert any("engine.py" in filename for filename, _, _ in stats.stats)
+    assert pair.run("-1", "-P", str(profiles), expect=3).text.count("must not exist") == 1

@@ -9,7 +9,9 @@ that ``--help`` and ``--version`` answer at once.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from pathlib import Path
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -87,10 +89,18 @@ def _run(options: Options, plugins: Iterable[tuple[str, object]]) -> int:
     from offlineimap import runner
 
     try:
-        with ui.session():
+        with ui.session(), _maybe_profiling(options.profile_dir):
             return int(runner.run(options, config, host, ui))
     finally:
         ui.close()
+
+
+def _maybe_profiling(directory: str | None) -> contextlib.AbstractContextManager[None]:
+    if directory is None:
+        return contextlib.nullcontext()
+    from offlineimap.profiling import profiling
+
+    return profiling(Path(directory).expanduser())
 
 
 def load_config(options: Options, host: PluginHost) -> tuple[Config, list[str]]:
