@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from pathlib import Path
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConfigError, ExitCode, OfflineImapError
