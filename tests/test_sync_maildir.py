@@ -221,3 +221,62 @@ def test_profile_directory_gets_a_profile_per_thread(pair, make_messages) -> Non
     stats = pstats.Stats(str(profiles / "MainThread.prof"))
     assert any("engine.py" in filename for filename, _, _ in stats.stats)
     assert pair.run("-1", "-P", str(profiles), expect=3).text.count("must not exist") == 1
+
+
+def test_mass_deletion_guard_refuses_an_emptied_folder(pair, make_messages) -> None:
+    import shutil
+
+    for body in make_messages(20):
+        pair.deliver("INBOX", body, "S", root=pair.remote_root)
+    pair.run()
+    shutil.rmtree(pair.mail / "INBOX")  # an unmounted disk, a mistaken rm: not a decision
+    run = pair.run(expect=1)
+    assert "would delete 20 of 20 messages on the remote side" in run.text
+    assert "mass_delete_guard=100" in run.text
+    assert len(remote(pair, "INBOX")) == 20
+    # deleting a few is normal and goes through
+    for path in pair.local_files("INBOX", pair.remote_root)[:3]:
+        path.unlink()
+    pair.run(expect=1)  # INBOX locally is still empty: still refused, remote keeps 17
+    assert len(remote(pair, "INBOX")) == 17
+    # the person confirms
+    pair.run("-k", "Account_Test:mass_delete_guard=100")
+    assert remote(pair, "INBOX") == [] and pair.local_messages("INBOX") == []
+
+
+def test_ordinary_deletions_are_not_guarded(pair, make_messages) -> None:
+    for body in make_messages(30):
+        pair.deliver("INBOX", body, "", root=pair.remote_root)
+    pair.run()
+    files = pair.local_files("INBOX")
+    for path in files[:12]:  # 40% of the folder: below the 50% guard
+        path.unlink()
+    pair.run()
+    assert len(remote(pair, "INBOX")) == 18
+    for path in pair.local_files("INBOX")[:5]:  # 5 of 18: a handful is never refused
+        path.unlink()
+    pair.run()
+    assert len(remote(pair, "INBOX")) == 13
+
+
+@pytest.mark.parametrize("backend", ["plain", "sqlite"])
+def test_corrupt_status_cache_is_set_aside_and_rebuilt(pair, make_messages, backend) -> None:
+    pair.configure(account=f"status_backend = {backend}\n")
+    for body in make_messages(5):
+        pair.deliver("INBOX", body, "S", root=pair.remote_root)
+    pair.run()
+    local_names = pair.local_files("INBOX")
+    remote_names = pair.local_files("INBOX", pair.remote_root)
+    folder = "LocalStatus" if backend == "plain" else "LocalStatus-sqlite"
+    cache = pair.metadata / "Account-Test" / folder / "INBOX"
+    cache.write_bytes(b"\x00garbage, not a status cache\n" * 10)
+    pair.deliver("INBOX", make_messages(1, start=50)[0], "")  # a new local message meanwhile
+    run = pair.run()
+    assert "moved to" in run.text and "rebuilt" in run.text
+    assert list(cache.parent.glob("INBOX.corrupt-*"))
+    assert set(local_names) <= set(pair.local_files("INBOX"))  # nothing deleted or renamed
+    assert set(remote_names) <= set(pair.local_files("INBOX", pair.remote_root))
+    assert len(pair.local_messages("INBOX")) == len(remote(pair, "INBOX")) == 6  # no duplicate
+    again = sorted(p.name for p in pair.local_files("INBOX"))
+    pair.run()
+    assert sorted(p.name for p in pair.local_files("INBOX")) == again

@@ -27,6 +27,7 @@ from offlineimap.config import (
 from offlineimap.engine import FolderSync, SyncSettings
 from offlineimap.errors import (
     ConfigError,
+    CorruptStatusError,
     LockedError,
     OfflineImapError,
     Scope,
@@ -221,6 +222,7 @@ class Account:
 
     def _sync_pair(self, pair: FolderPair, result: AccountResult, quick: bool = False
                    ) -> FolderStats:
+        """Sync one folder pair; a problem stays with this folder and is reported."""
         stats = FolderStats()
         if self._stopping():
             return stats
@@ -230,40 +232,13 @@ class Account:
                              "copy all its messages", self.name)
             return stats
         try:
-            with contextlib.ExitStack() as stack:
-                remote = stack.enter_context(self.remote.open_folder(pair.remote))
-                local = stack.enter_context(self.local.open_folder(pair.local))
-                if local.assigns_uids:
-                    local = MappedFolder(local, self.local.ctx.repository_metadata_dir
-                                         / "UIDMapping" / status_file_name(local.name),
-                                         fsync=self.fsync)
-                states = {REMOTE: remote.state(), LOCAL: local.state()}
-                self._check_validity(self.remote, remote, states[REMOTE], pair)
-                self._check_validity(self.local, local, states[LOCAL], pair)
-                status = stack.enter_context(self._open_status(pair.status))
-                gate = QuickGate(status, states[REMOTE])
-                if quick and gate.unchanged(local):
-                    stats.skipped = True
-                    self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since "
-                                      "the last sync, skipped (quick sync)")
-                    self.events.folder_finish(self.name, pair.remote, stats)
-                    return stats
-                journal = UploadJournal(
-                    self.account_dir / "Journal" / status_file_name(pair.status),
-                    fsync=self.fsync)
-                stack.callback(journal.close)
-                sync = FolderSync(
-                    account=self.name, name=pair.remote,
-                    folders={REMOTE: remote, LOCAL: local},
-                    policies={REMOTE: _policy(self.remote), LOCAL: _policy(self.local)},
-                    status=status, journal=journal, events=self.events,
-                    settings=SyncSettings(dry_run=self.options.dry_run,
-                                          copy_allowed=self._copy_filter(),
-                                          stop=self.options.stop),
-                )
-                stats = sync.run(states)
-                if not (self.options.dry_run or stats.errors or self._stopping()):
-                    gate.record()
+            try:
+                stats = self._run_pair(pair, quick)
+            except CorruptStatusError as exc:
+                if self.options.dry_run:
+                    raise
+                self._set_status_aside(pair, exc)
+                stats = self._run_pair(pair, quick=False)
         except UIDValidityError as exc:
             stats.skipped = True
             stats.errors += 1
@@ -279,6 +254,59 @@ class Account:
             self.events.error(f"folder {pair.remote}: {exc}", self.name, exc)
         self.events.folder_finish(self.name, pair.remote, stats)
         return stats
+
+    def _run_pair(self, pair: FolderPair, quick: bool) -> FolderStats:
+        with contextlib.ExitStack() as stack:
+            remote = stack.enter_context(self.remote.open_folder(pair.remote))
+            local = stack.enter_context(self.local.open_folder(pair.local))
+            if local.assigns_uids:
+                local = MappedFolder(local, self.local.ctx.repository_metadata_dir
+                                     / "UIDMapping" / status_file_name(local.name),
+                                     fsync=self.fsync)
+            states = {REMOTE: remote.state(), LOCAL: local.state()}
+            self._check_validity(self.remote, remote, states[REMOTE], pair)
+            self._check_validity(self.local, local, states[LOCAL], pair)
+            status = stack.enter_context(self._open_status(pair.status))
+            gate = QuickGate(status, states[REMOTE])
+            if quick and gate.unchanged(local):
+                self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since "
+                                  "the last sync, skipped (quick sync)")
+                return FolderStats(skipped=True)
+            journal = UploadJournal(
+                self.account_dir / "Journal" / status_file_name(pair.status), fsync=self.fsync)
+            stack.callback(journal.close)
+            sync = FolderSync(
+                account=self.name, name=pair.remote,
+                folders={REMOTE: remote, LOCAL: local},
+                policies={REMOTE: _policy(self.remote), LOCAL: _policy(self.local)},
+                status=status, journal=journal, events=self.events,
+                settings=SyncSettings(dry_run=self.options.dry_run,
+                                      copy_allowed=self._copy_filter(),
+                                      mass_delete_guard=self._mass_delete_guard(),
+                                      stop=self.options.stop),
+            )
+            stats = sync.run(states)
+            if not (self.options.dry_run or stats.errors or self._stopping()):
+                gate.record()
+            return stats
+
+    def _set_status_aside(self, pair: FolderPair, exc: CorruptStatusError) -> None:
+        """Keep a corrupt status cache for inspection and let the folder start afresh.
+
+        With no status, a message both sides have is recognised by its UID and recorded;
+        nothing is deleted and nothing is copied twice (see :mod:`offlineimap.plan`).
+        """
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = []
+        for path in self.status_backend.files(pair.status):
+            if path.exists():
+                target = path.with_name(f"{path.name}.corrupt-{stamp}")
+                path.rename(target)
+                moved.append(str(target))
+        if not moved:
+            raise exc
+        self.events.warning(f"folder {pair.remote}: {exc}; the damaged status cache was moved "
+                            f"to {', '.join(moved)} and is rebuilt from both sides", self.name)
 
     def _open_status(self, name: str) -> StatusFolder:
         if self.options.dry_run and not self.status_backend.exists(name):
@@ -307,6 +335,13 @@ class Account:
                 f"{state.uidvalidity}: the server renumbered its messages, so this folder was "
                 f"not synced. To start it afresh, move the local folder aside and delete "
                 f"{path} and the folder's status cache")
+
+    def _mass_delete_guard(self) -> float:
+        """``mass_delete_guard`` (percent) from the account, else ``[general]``; default 50."""
+        option = "mass_delete_guard"
+        if self.section.has(option):
+            return self.section.get_float(option)
+        return self.config.general.get_float(option, 50.0)
 
     def _copy_filter(self) -> Callable[[MessageInfo], bool] | None:
         cutoff = _maxage_cutoff(self.section)

@@ -20,12 +20,17 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
+from offlineimap.errors import FolderError
 from offlineimap.events import Events
 from offlineimap.journal import UploadJournal, content_hash
 from offlineimap.plan import LOCAL, REMOTE, SIDES, Plan, SidePolicy, make_plan, other
 from offlineimap.repository import Folder, FolderState, MessageInfo, NewMessage
 from offlineimap.stats import FolderStats
 from offlineimap.status import StatusFolder, StatusRecord
+
+
+class MassDeletionError(FolderError):
+    """A sync would delete more of a folder than ``mass_delete_guard`` allows."""
 
 
 @dataclasses.dataclass
@@ -38,6 +43,10 @@ class SyncSettings:
     batch_bytes: int = 32 * 1024 * 1024
     #: set by a signal handler: finish the current batch, then stop
     stop: threading.Event | None = None
+    #: refuse a folder whose sync would delete more than this share (percent) of one side
+    mass_delete_guard: float = 50.0
+    #: deletions this small are never refused (a folder of 3 emptied on purpose is normal)
+    mass_delete_floor: int = 5
 
 
 class FolderSync:
@@ -76,6 +85,7 @@ class FolderSync:
             self._recover_uploads(records)
         plan = make_plan(self.listings, records, self.policies,
                          self.settings.copy_allowed or (lambda _info: True))
+        self._guard_mass_deletion(plan)
         if self.settings.dry_run:
             self._report_dry_run(plan)
             return self.stats
@@ -94,6 +104,25 @@ class FolderSync:
         return self.stats
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _guard_mass_deletion(self, plan: Plan) -> None:
+        """Refuse the folder when one run would delete most of one side.
+
+        An unmounted or emptied Maildir, or a nametrans that suddenly points elsewhere, looks
+        exactly like a person deleting everything; propagating it would empty the server.
+        """
+        for side in SIDES:
+            count = len(plan.delete_on[side])
+            size = len(self.listings[side])
+            share = 100.0 * count / size if size else 0.0
+            if count > self.settings.mass_delete_floor and share > (
+                    self.settings.mass_delete_guard):
+                raise MassDeletionError(
+                    f"folder {self.name}: this sync would delete {count} of {size} messages on "
+                    f"the {side} side ({share:.0f}%, because they are gone from the "
+                    f"{other(side)} side); nothing was changed. If that is what you want, run "
+                    f"once with -k Account_{self.account.replace(' ', '_')}:"
+                    f"mass_delete_guard=100")
 
     def _recover_uploads(self, records: Mapping[int, StatusRecord]) -> None:
         """Pair messages stored remotely before a crash with their local originals."""

@@ -94,6 +94,15 @@ class StatusBackend(abc.ABC):
     def delete_folder(self, folder_name: str) -> None:  # noqa: B027
         """Forget a folder's status (``--delete-folder``, or a folder reset by the user)."""
 
+    def files(self, folder_name: str) -> list[Path]:
+        """The files holding a folder's status, for setting a damaged one aside.
+
+        Called by the account when :class:`~offlineimap.errors.CorruptStatusError` was raised;
+        core renames the ones that exist and opens the folder afresh. Default: none known, so
+        the error is reported instead.
+        """
+        return []
+
 
 class MemoryStatusFolder(StatusFolder):
     """A status that lives only in memory: for ``--dry-run`` on a folder never synced, where

@@ -51,6 +51,9 @@ class PlainStatusBackend(StatusBackend):
         """The sidecar holding ``folder_name``'s metadata."""
         return self.extra / "meta" / status_file_name(folder_name)
 
+    def files(self, folder_name: str) -> list[Path]:
+        return [self.status_path(folder_name), self.meta_path(folder_name)]
+
     def exists(self, folder_name: str) -> bool:
         return self.status_path(folder_name).is_file()
 

@@ -33,6 +33,11 @@ class SqliteStatusBackend(StatusBackend):
         """The SQLite database of ``folder_name``."""
         return self.root / status_file_name(folder_name)
 
+    def files(self, folder_name: str) -> list[Path]:
+        path = self.database_path(folder_name)
+        return [path, *(path.with_name(path.name + suffix)
+                        for suffix in ("-journal", "-wal", "-shm"))]
+
     def exists(self, folder_name: str) -> bool:
         # SQLite creates a 0-byte file before the first transaction commits: that is no status.
         path = self.database_path(folder_name)
