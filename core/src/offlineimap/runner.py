@@ -18,6 +18,10 @@ finish the folder in progress, close connections, release the locks and exit; a 
 exits at once (every write is crash-safe, so this loses nothing). Handlers only write the signal
 number to a pipe: a thread of the controller acts on it, so no lock is ever taken inside a
 signal handler.
+
+Interactive UIs (Blinkenlights) get two callbacks: ``ui.sync_now(n)`` ends account ``n``'s
+sleep (SIGUSR1 for one account) and ``ui.quit_now()`` stops like SIGTERM but exits 0, since
+the user asked for it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class Controller:
     def __init__(self, events: Events | None = None) -> None:
         self.stop = threading.Event()  #: finish the current folder, then exit
         self.no_refresh = threading.Event()  #: exit after the running sync
+        self.user_quit = False  #: the stop came from the UI's quit key: not an interruption
+        #: Accounts asked (by the UI) to sync now: their current or next sleep ends.
+        self.woken: set[str] = set()
         #: How many SIGUSR1 have arrived: a sleeper that saw an older count wakes up.
         self.generation = 0
         self._cond = threading.Condition()
@@ -130,6 +137,15 @@ class Controller:
 
     def wake_all(self) -> None:
         self.notify(self._next_generation)
+
+    def wake(self, account: str) -> None:
+        """End one account's current (or next) sleep: the UI's "sync now" key."""
+        self.notify(lambda: self.woken.add(account))
+
+    def quit(self) -> None:
+        """The user asked to quit: stop as for SIGTERM, but the run's status stays 0."""
+        self.user_quit = True
+        self.request_stop()
 
     def _next_generation(self) -> None:
         self.generation += 1
@@ -229,7 +245,7 @@ class AccountLoop:
 
     def _awake(self) -> bool:
         return bool(self._pushed) or self.controller.generation != self._seen or (
-            self.controller.no_refresh.is_set())
+            self.controller.no_refresh.is_set()) or self.name in self.controller.woken
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep until the next refresh, syncing pushed folders meanwhile; False: end the run."""
@@ -244,6 +260,10 @@ class AccountLoop:
                 return False
             if self.controller.generation != self._seen:  # SIGUSR1: a full sync, now
                 self._seen = self.controller.generation
+                self.schedule.reset()
+                return True
+            if self.name in self.controller.woken:  # the UI's sync-now key, likewise
+                self.controller.notify(lambda: self.controller.woken.discard(self.name))
                 self.schedule.reset()
                 return True
             pushed = self._take_pushed()
@@ -296,8 +316,7 @@ def run(options: Options, config: Config, host: PluginHost, ui: UI) -> ExitCode:
         raise ConfigError("no accounts to sync: set accounts in [general] or use -a")
     events = Events(host.hook)
     controller = Controller(events)
-    if hasattr(ui, "stop_requested"):
-        ui.stop_requested = controller.stop  # type: ignore[attr-defined]
+    _wire_ui(ui, controller, names)
     account_options = AccountOptions(
         folders=options.folders, dry_run=options.dry_run, single_connection=options.single,
         debug=options.debug, stop=controller.stop,
@@ -338,12 +357,24 @@ def run(options: Options, config: Config, host: PluginHost, ui: UI) -> ExitCode:
     return _exit_code(results, controller)
 
 
+def _wire_ui(ui: UI, controller: Controller, names: list[str]) -> None:
+    """Give an interactive UI its keys: sync account ``n`` (1-based) now, and quit."""
+    if hasattr(ui, "sync_now"):
+        def sync_now(number: int) -> None:
+            if 1 <= number <= len(names):
+                controller.wake(names[number - 1])
+
+        ui.sync_now = sync_now  # type: ignore[attr-defined]
+    if hasattr(ui, "quit_now"):
+        ui.quit_now = controller.quit  # type: ignore[attr-defined]
+
+
 def _exit_code(results: list[AccountResult], controller: Controller) -> ExitCode:
     if any(result.uidvalidity_problem for result in results):
         return ExitCode.UIDVALIDITY
     if any(result.failed or result.stats.errors for result in results):
         return ExitCode.ERRORS
-    if controller.stop.is_set():
+    if controller.stop.is_set() and not controller.user_quit:
         return ExitCode.INTERRUPTED
     return ExitCode.OK
 

@@ -4,7 +4,8 @@ Events arrive on the engine's threads and only update the :class:`~offlineimap_u
 a screen thread started by :meth:`Blinkenlights.session` owns curses, draws ~10 frames a
 second and reads the keyboard:
 
-* ``q`` sets :attr:`Blinkenlights.stop_requested` (core stops after the running syncs);
+* ``q`` sets :attr:`Blinkenlights.stop_requested` and calls :attr:`Blinkenlights.quit_now`,
+  which core sets to finish the running folders and end the run (exit status 0);
 * a digit ``N`` calls :attr:`Blinkenlights.sync_now` with ``N`` (1-based, in the order given
   to :meth:`~offlineimap.ui.UI.account_keys`), which core sets to end that account's sleep.
 
@@ -75,8 +76,10 @@ class Blinkenlights(LoggingUI):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.board = Board()
         self._pane = BoardHandler(self.board)
-        #: set when the user pressed ``q``: core finishes the running syncs and stops.
+        #: set when the user pressed ``q`` (also when core has not wired :attr:`quit_now`).
         self.stop_requested = threading.Event()
+        #: set by core: ``quit_now()`` finishes the running folders and ends the run.
+        self.quit_now: Callable[[], None] | None = None
         #: set by core: ``sync_now(n)`` ends the sleep of account number ``n`` (1-based).
         self.sync_now: Callable[[int], None] | None = None
         self._screen_lock = threading.RLock()  # held by the screen thread around curses calls
@@ -163,6 +166,8 @@ class Blinkenlights(LoggingUI):
             if not self.stop_requested.is_set():
                 self.stop_requested.set()
                 self.emit(logging.INFO, "", "Quitting at user request: finishing running syncs")
+                if self.quit_now is not None:
+                    self.quit_now()
             return "quitting..."
         if char.isdigit() and char != "0":
             number = int(char)

@@ -1,0 +1,319 @@
+"""The user interfaces on real syncs: the real ``offlineimap`` against the real Dovecot fixture.
+
+Blinkenlights and TTYUI run in a real terminal (tmux, one server socket per test): the screen is
+read with ``capture-pane`` and keys are typed with ``send-keys``; the daemon keeps running on
+``autorefresh`` until the test quits it. The line interfaces (MachineUI, Quiet, Basic, the
+``-l`` file, ``-d`` output) run as plain subprocesses and are checked line by line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import unquote
+
+import pytest
+from offlineimap_testing.messages import make_message
+
+pytestmark = pytest.mark.dovecot
+
+COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|38;5;\d+)m")
+SUMMARY = re.compile(
+    r"Test: (\d+) copied to local, (\d+) copied to remote; (\d+) deleted locally, "
+    r"(\d+) deleted remotely; flags changed on (\d+) local, (\d+) remote; (\d+) errors?; "
+    r"\d+:\d\d")
+MACHINE_LINE = re.compile(r"(msg|warn|error|debug):([a-z]*):([^:\s]*):([^:\s]*)")
+
+
+def remote_section(account, *, password: bool = True, wrong: bool = False) -> str:
+    """The remote repository on the fixture's plain port, with or without a password source."""
+    server = account.server
+    secret = "not-the-password" if wrong else account.password
+    return (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\n"
+            f"remoteuser = {account.user}\nssl = no\nstarttls = no\n"
+            + (f"remotepass = {secret}\n" if password else ""))
+
+
+def messages(count: int, start: int = 0, size: int = 3000) -> list[bytes]:
+    return [make_message(f"ui message {n}", size=size + n) for n in range(start, start + count)]
+
+
+def local_count(sandbox, folder: str = "INBOX") -> int:
+    return len(sandbox.local_files(folder))
+
+
+def until(condition: Callable[[], object], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Terminal:
+    """``offlineimap`` in a tmux window of its own; records exit status and terminal modes."""
+
+    def __init__(self, sandbox) -> None:
+        self.sandbox = sandbox
+        self.dir = sandbox.root
+        self.socket = f"oi-e2e-{os.getpid()}-{sandbox.root.parent.name}-{sandbox.root.name}"
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
+                              capture_output=True, text=True, env=self.sandbox.env()).stdout
+
+    def start(self, ui: str, *args: str, term: str = "screen-256color", width: int = 120,
+              height: int = 36) -> None:
+        """Run ``offlineimap -u ui args`` (no ``-o``: the config's autorefresh keeps it up)."""
+        command = shlex.join([sys.executable, "-m", "offlineimap", "-c",
+                              str(self.sandbox.config), "-u", ui, *args])
+        q = shlex.quote
+        exports = "".join(f"export {key}={q(value)}\n" for key, value in self.sandbox.env().items()
+                          if key in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "PATH"))
+        script = self.dir / "run.sh"
+        script.write_text(
+            f"{exports}unset LINES COLUMNS\nexport TERM={q(term)}\n"
+            f"sh -c 'echo $$ > {q(str(self.dir / 'pid'))}; exec \"$@\"' sh {command}\n"
+            f"status=$?\nstty -a > {q(str(self.dir / 'stty'))}\n"
+            f"echo EXIT=$status > {q(str(self.dir / 'exit'))}\necho EXIT=$status\nsleep 60\n")
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
+                  f"sh {q(str(script))}")
+
+    @property
+    def pid(self) -> int:
+        until(lambda: (self.dir / "pid").exists() and (self.dir / "pid").read_text().strip(),
+              "the pid file")
+        return int((self.dir / "pid").read_text())
+
+    def screen(self, escapes: bool = False) -> str:
+        """The visible screen; wrapped lines joined (``-J``) so long lines read as one."""
+        return self.tmux("capture-pane", "-p", "-J", *(["-e"] if escapes else []), "-t", "t")
+
+    def wait_for(self, predicate: Callable[[str], object], what: str, timeout: float = 20,
+                 escapes: bool = False) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen(escapes)
+            if predicate(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {what}; screen:\n{text}")
+            time.sleep(0.03)
+
+    def wait_text(self, needle: str, timeout: float = 20) -> str:
+        return self.wait_for(lambda text: needle in text, repr(needle), timeout)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def exit_status(self, timeout: float = 20) -> str:
+        path = self.dir / "exit"
+        until(lambda: path.exists() and path.read_text().strip(), "the process to exit", timeout)
+        return path.read_text().strip()
+
+    def assert_restored(self) -> None:
+        modes = (self.dir / "stty").read_text().split()
+        assert "icanon" in modes and "echo" in modes, modes  # not left in cbreak/noecho
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def terminal(sandbox) -> Iterator[Terminal]:
+    term = Terminal(sandbox)
+    yield term
+    if (sandbox.root / "pid").exists() and not (sandbox.root / "exit").exists():
+        os.kill(term.pid, signal.SIGKILL)
+    term.close()
+
+
+PROGRESS = re.compile(r"Test/INBOX: (\d+)/(\d+) msgs, [\d.]+ \w?i?B/([\d.]+) MiB, "
+                      r"[\d.]+ \w?i?B/s \[#*\.*\]")
+
+
+def test_blinkenlights_real_sync_progress_sync_now_and_quit(sandbox, imap_account,
+                                                            terminal) -> None:
+    imap_account.seed("INBOX", messages(800))
+    imap_account.seed("Archive", messages(3, start=900))
+    sandbox.write_config(remote_section(imap_account), account="autorefresh = 10\n")
+    terminal.start("blinkenlights")
+    screen = terminal.wait_for(PROGRESS.search, "per-folder progress of INBOX")
+    done, total, _ = PROGRESS.search(screen).groups()
+    assert total == "800" and int(done) < 800
+    assert "q: quit" in screen and "Copy message UID" in screen  # title bar and log pane
+    row = next(line for line in screen.splitlines() if line.startswith("1: ["))
+    assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+ ", row), row
+    colours = terminal.screen(escapes=True)
+    assert re.search(r"\x1b\[7m(?:\x1b\[[0-9;]*m)*[CAFLScd]", colours), "no lit cell"
+    # the sync ends, the account sleeps: countdown and the account's summary on its row
+    asleep = terminal.wait_for(lambda s: "803 to local" in s and " z " in s, "the sleep")
+    assert local_count(sandbox) == 800 and local_count(sandbox, "Archive") == 3
+    assert "*** Finished account 'Test'" in asleep
+    assert re.search(r"1: \[ *[5-9]:\d\d\] Test", asleep), asleep  # countdown from 10:00
+    # new mail while it sleeps; '1' syncs it now
+    imap_account.seed("INBOX", messages(1, start=1000))
+    started = time.monotonic()
+    terminal.keys("1")
+    until(lambda: local_count(sandbox) == 801, "the mail '1' asked for", timeout=5)
+    assert time.monotonic() - started < 5
+    terminal.wait_text("1 to local")
+    assert "Requested synchronization for account Test" in terminal.screen()
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
+    terminal.assert_restored()
+    after = terminal.wait_text("EXIT=0")
+    assert "q: quit" not in after  # the curses screen is gone
+    summary = SUMMARY.search(after)
+    assert summary and summary.groups() == ("804", "0", "0", "0", "0", "0", "0"), after
+
+
+def test_blinkenlights_quit_mid_sync_finishes_the_folder(sandbox, imap_account,
+                                                         terminal) -> None:
+    imap_account.seed("INBOX", messages(1500))
+    sandbox.write_config(remote_section(imap_account), account="autorefresh = 10\n")
+    terminal.start("blinkenlights")
+    terminal.wait_for(PROGRESS.search, "the copy to start")
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
+    terminal.assert_restored()
+    # nothing half-done: another run finds everything it copied recorded, and copies the rest
+    copied = local_count(sandbox)
+    assert 0 < copied <= 1500
+    rerun = sandbox.run()
+    assert SUMMARY.search(rerun.out).group(1) == str(1500 - copied), rerun.out
+    assert local_count(sandbox) == 1500
+
+
+def test_blinkenlights_without_colour_and_resized(sandbox, imap_account, terminal) -> None:
+    imap_account.seed("INBOX", messages(600))
+    sandbox.write_config(remote_section(imap_account), account="autorefresh = 10\n")
+    terminal.start("blinkenlights", term="vt100", width=100, height=30)
+    screen = terminal.wait_for(PROGRESS.search, "progress on a vt100")
+    assert not COLOUR.search(terminal.screen(escapes=True))
+    row = next(line for line in screen.splitlines() if line.startswith("1: ["))
+    assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+  ", row), row
+    terminal.tmux("resize-window", "-t", "t", "-x", "70", "-y", "20")
+    resized = terminal.wait_for(lambda s: len(s.splitlines()) == 20 and "q: quit" in s
+                                and "Test" in s, "the resized screen")
+    assert max(len(line) for line in resized.splitlines()) <= 70, resized
+    terminal.wait_for(lambda s: "600 to local" in s, "the end of the sync at 70 columns")
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
+    terminal.assert_restored()
+
+
+def test_ttyui_status_lines_and_password_prompt(sandbox, imap_account, terminal) -> None:
+    imap_account.seed("INBOX", messages(5))
+    sandbox.write_config(remote_section(imap_account, password=False),
+                         account="autorefresh = 10\n")
+    terminal.start("ttyui")
+    terminal.wait_text(f"Enter password for user '{imap_account.user}' on "
+                       f"{imap_account.server.host}:")
+    terminal.keys(imap_account.password, "Enter")
+    screen = terminal.wait_text("Next refresh of Test in 10.0 minutes")
+    for line in ("*** Processing account Test", "Copy message UID 5 (5/5)",
+                 "*** Finished account 'Test'"):
+        assert line in screen
+    assert imap_account.password not in screen
+    assert local_count(sandbox) == 5
+    os.kill(terminal.pid, signal.SIGUSR2)  # ends autorefresh: the clean way out of TTYUI
+    assert terminal.exit_status() == "EXIT=0"
+    terminal.assert_restored()
+    assert SUMMARY.search(terminal.wait_text("EXIT=0")).groups()[:2] == ("5", "0")
+
+
+def test_machineui_every_line_parses(sandbox, imap_account) -> None:
+    uids = imap_account.seed("INBOX", messages(4))
+    imap_account.seed("Work: notes", messages(2, start=10))  # a colon and a space to encode
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    imap_account.set_flags("INBOX", uids[:2], ["\\Flagged"])
+    imap_account.delete("INBOX", [uids[3]])
+    sandbox.deliver("INBOX", messages(1, start=20)[0], flags="S")
+    run = sandbox.run(ui="machineui")
+    lines = run.out.splitlines()
+    parsed = []
+    for line in lines:
+        match = MACHINE_LINE.fullmatch(line)
+        assert match, f"unparseable MachineUI line: {line!r}"
+        severity, command, thread, message = match.groups()
+        parsed.append((severity, command, unquote(thread), unquote(message)))
+    assert parsed[0][:2] == ("msg", "protocol") and parsed[0][3] == "7.2.0"
+    assert parsed[1][1] == "initbanner" and parsed[1][3].startswith("OfflineIMAP")
+    commands = [command for _, command, _, _ in parsed]
+    assert commands.count("copyingmessage") == 1  # the local message, to the server
+    copy = next(m for _, c, _, m in parsed if c == "copyingmessage").split("\n")
+    assert copy[1:] == ["local", "INBOX", "remote[INBOX]"]
+    flags = next(m for _, c, _, m in parsed if c == "addingflags").split("\n")
+    assert flags[0].split("\f") == [str(uid) for uid in uids[:2]] and flags[1:] == [
+        "F", "local[INBOX]"]
+    assert "deletingmessages" in commands and "acct" in commands and "acctdone" in commands
+    assert any(c == "syncingfolder" and m.split("\n")[:2] == ["Test", "Work: notes"]
+               for _, c, _, m in parsed)
+    assert parsed[-1][1:2] == ("terminate",) and parsed[-1][3] == "0\n\n"
+    assert run.err == ""
+
+
+def test_quiet_silent_when_clean_and_speaks_on_failure(sandbox, imap_account) -> None:
+    imap_account.seed("INBOX", messages(3))
+    sandbox.write_config(remote_section(imap_account))
+    clean = sandbox.run(ui="quiet")
+    assert (clean.out, clean.err) == ("", "")
+    assert local_count(sandbox) == 3
+    sandbox.write_config(remote_section(imap_account, wrong=True))
+    failing = sandbox.run(ui="quiet", expect=1)
+    assert failing.out == ""
+    errors = [line for line in failing.err.splitlines() if line.startswith("ERROR")]
+    assert errors and "Test" in failing.err and "Traceback" not in failing.err, failing.err
+    assert "not-the-password" not in failing.err
+
+
+@pytest.mark.parametrize("logfile", [False, True], ids=["stderr", "logfile"])
+def test_debug_output_never_shows_the_password(sandbox, imap_account, logfile) -> None:
+    imap_account.seed("INBOX", messages(3))
+    sandbox.write_config(remote_section(imap_account))
+    log = sandbox.root / "debug.log"
+    args = ["-d", "imap,maildir,thread", *(["-l", str(log)] if logfile else [])]
+    run = sandbox.run(*args)
+    debug = log.read_text() if logfile else run.err
+    assert "[imap]" in debug and "LOGIN" in debug, debug[:2000]
+    for text in (run.out, run.err, debug):
+        assert imap_account.password not in text
+    if logfile:
+        assert "[imap]" not in run.err  # with -l, debug goes to the file only
+        stamped = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR): ")
+        entries = [line for line in debug.splitlines() if stamped.match(line)]
+        assert len(entries) > 20 and any("Copy message UID 3" in line for line in entries)
+        assert all(stamped.match(line) or line.startswith((" ", "\t", "*")) or not line
+                   for line in debug.splitlines()[:1])
+
+
+def test_syslog_option_is_accepted(sandbox, imap_account) -> None:
+    imap_account.seed("INBOX", messages(2))
+    sandbox.write_config(remote_section(imap_account))
+    run = sandbox.run("-s")
+    assert SUMMARY.search(run.out).group(1) == "2"
+    assert local_count(sandbox) == 2
+
+
+@pytest.mark.parametrize("ui", ["basic", "ttyui"])
+def test_summary_counts_every_kind_of_change(sandbox, imap_account, ui) -> None:
+    uids = imap_account.seed("INBOX", messages(6))
+    sandbox.write_config(remote_section(imap_account))
+    first = sandbox.run(ui=ui)
+    assert SUMMARY.search(first.out).groups() == ("6", "0", "0", "0", "0", "0", "0")
+    imap_account.delete("INBOX", [uids[0]])  # -> deleted locally
+    imap_account.set_flags("INBOX", [uids[1]], ["\\Seen"])  # -> flags changed locally
+    sandbox.deliver("INBOX", messages(1, start=50)[0])  # -> copied to remote
+    victim = next(p for p in sandbox.local_files("INBOX") if f",U={uids[2]}," in p.name)
+    victim.unlink()  # -> deleted remotely
+    second = sandbox.run(ui=ui)
+    assert second.out.rstrip().splitlines()[-2] == "*** Summary", second.out
+    assert SUMMARY.search(second.out).groups() == ("0", "1", "1", "1", "1", "0", "0"), second.out
