@@ -84,7 +84,13 @@ def test_save_converts_bare_lf_only_and_returns_appenduid(connected, imap_accoun
     assert listing[new[7]].flags == frozenset("PRD")
 
 
-def test_a_refused_message_fails_alone(connected, imap_account) -> None:
+@pytest.mark.parametrize("dropped", [[], ["MULTIAPPEND"], ["MULTIAPPEND", "LITERAL+"]])
+def test_a_refused_message_fails_alone(dovecot_factory, make_repository, options_for,
+                                       dropped) -> None:
+    server = dovecot_factory(capabilities_drop=dropped)
+    imap_account = server.new_account()
+    connected = make_repository(options_for(imap_account))
+    connected.repository.connect()
     good = [make_message(f"good {n}") for n in range(3)]
     messages = [NewMessage(uid=-1, body=good[0], flags=frozenset()),
                 NewMessage(uid=-2, body=b"", flags=frozenset()),  # Dovecot refuses empty mail
@@ -219,7 +225,8 @@ def test_folders_sync_in_parallel_up_to_maxconnections(imap_account, make_reposi
     assert len(built.events.connecting) == 2
 
 
-@pytest.mark.parametrize("dropped", [["UIDPLUS"], ["LITERAL+"]])
+@pytest.mark.parametrize("dropped", [["UIDPLUS"], ["LITERAL+"], ["MULTIAPPEND"],
+                                     ["UIDPLUS", "MULTIAPPEND", "LITERAL+"]])
 def test_upload_without_uidplus_or_literal_plus(dovecot_factory, make_repository, options_for,
                                                 dropped) -> None:
     server = dovecot_factory(capabilities_drop=dropped)

@@ -114,3 +114,13 @@ def test_to_crlf_converts_bare_lf_only() -> None:
     already = b"a\r\nb\r\n"
     assert to_crlf(already) is already
     assert to_crlf(b"lone\rcr\n") == b"lone\rcr\r\n"
+
+
+def test_waiting_for_oneself_is_refused_not_a_hang() -> None:
+    factory, _ = counting_factory()
+    pool = ConnectionPool(factory, 1)
+    held = pool.acquire()
+    with pytest.raises(RuntimeError, match="held by this thread"):
+        pool.acquire()
+    pool.release(held)
+    assert pool.acquire() is held

@@ -130,25 +130,33 @@ class IMAPFolder(Folder):
         connection = self._writable("store messages")
         # Without UIDPLUS the new UIDs are found afterwards, among those from UIDNEXT on.
         floor = None if connection.has("UIDPLUS") else self._uidnext()
-        prepared = (
-            (message, protocol.to_crlf(message.body), flagmap.flag_list(message.flags),
-             None if message.internaldate is None
-             else responses.format_internaldate(message.internaldate))
+        uploads = (
+            protocol.Upload(message, protocol.to_crlf(message.body),
+                            flagmap.flag_list(message.flags),
+                            None if message.internaldate is None
+                            else responses.format_internaldate(message.internaldate))
             for message in messages
         )
         stored: list[tuple[int, int]] = []
         unresolved: list[NewMessage] = []
         with protocol.guard(connection, f"{self.where}: APPEND"):
-            for message, ok, text in protocol.append_pipelined(connection, self.name, prepared):
-                if not ok:
-                    self._warn(f"{self.where}: message {message.uid} not stored: {text}")
-                elif floor is None:
-                    stored.append((message.uid, self._appended_uid(message, text)))
-                else:
+            for answer in protocol.append_messages(connection, self.name, uploads):
+                message = answer.key
+                if not answer.stored:
+                    self._warn(f"{self.where}: message {message.uid} not stored: {answer.text}")
+                elif answer.uid is None:
                     unresolved.append(message)
-        if floor is not None and unresolved:
-            stored.extend(self._search_appended(unresolved, floor))
+                else:
+                    self._check_uidvalidity(answer.uidvalidity)
+                    stored.append((message.uid, answer.uid))
+        if unresolved:
+            stored.extend(self._search_appended(unresolved, floor or 1))
         return stored
+
+    def _check_uidvalidity(self, uidvalidity: int | None) -> None:
+        if self._uidvalidity is not None and uidvalidity != self._uidvalidity:
+            raise UIDValidityError(f"{self.where}: UIDVALIDITY changed from {self._uidvalidity} "
+                                   f"to {uidvalidity} during the sync")
 
     def _uidnext(self) -> int:
         uidnext = self.state().uidnext
@@ -156,17 +164,6 @@ class IMAPFolder(Folder):
             raise FolderError(f"{self.where}: the server announces neither UIDPLUS nor UIDNEXT: "
                               "cannot learn the UIDs of uploaded messages")
         return uidnext
-
-    def _appended_uid(self, message: NewMessage, text: str) -> int:
-        answer = responses.parse_appenduid(text.encode("utf-8", "replace"))
-        if answer is None:
-            raise FolderError(f"{self.where}: the server stored message {message.uid} but did "
-                              "not say under which UID")
-        uidvalidity, uids = answer
-        if self._uidvalidity is not None and uidvalidity != self._uidvalidity:
-            raise UIDValidityError(f"{self.where}: UIDVALIDITY changed from {self._uidvalidity} "
-                                   f"to {uidvalidity} during the sync")
-        return uids[0]
 
     def _search_appended(self, messages: list[NewMessage], floor: int) -> list[tuple[int, int]]:
         """UIDs of messages just appended to a server without UIDPLUS, by Message-ID.

@@ -4,6 +4,10 @@ An IMAP connection is lock-step and selects one mailbox at a time, so parallel f
 one connection each. The pool opens connections lazily, up to ``maxconnections``, and hands an
 idle one out before opening another. A connection marked broken is closed on release, which
 frees its slot for a fresh one.
+
+A thread that already holds every connection and asks for another would wait for itself
+forever (``maxconnections = 1``, a folder open, then ``create_folder``): the pool refuses that
+with an error instead of hanging.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class ConnectionPool(Generic[C]):
         self._idle: list[C] = []
         self._open = 0  # idle + in use + being opened
         self._closed = False
+        self._holders: dict[int, int] = {}  # id(connection in use) -> thread ident
         self._cond = threading.Condition()
 
     @property
@@ -45,27 +50,38 @@ class ConnectionPool(Generic[C]):
 
     def acquire(self) -> C:
         """An idle connection, a new one if under the limit, or wait for a release."""
+        me = threading.get_ident()
         with self._cond:
             while True:
                 if self._closed:
                     raise RuntimeError("connection pool is closed")
                 if self._idle:
-                    return self._idle.pop()
+                    connection = self._idle.pop()
+                    self._holders[id(connection)] = me
+                    return connection
                 if self._open < self._size:
                     self._open += 1
                     break
+                if self._holders and all(holder == me for holder in self._holders.values()):
+                    raise RuntimeError(
+                        f"all {self._size} connections are held by this thread: close a folder "
+                        "first (or raise maxconnections)")
                 self._cond.wait()
         try:
-            return self._factory()  # opened outside the lock: connecting takes long
+            connection = self._factory()  # opened outside the lock: connecting takes long
         except BaseException:
             with self._cond:
                 self._open -= 1
                 self._cond.notify()
             raise
+        with self._cond:
+            self._holders[id(connection)] = me
+        return connection
 
     def release(self, connection: C) -> None:
         """Give a connection back; a broken one (or any, once closed) is closed instead."""
         with self._cond:
+            self._holders.pop(id(connection), None)
             keep = not connection.broken and not self._closed
             if keep:
                 self._idle.append(connection)

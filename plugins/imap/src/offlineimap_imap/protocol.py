@@ -2,16 +2,18 @@
 
 * ``UID FETCH`` with a sequence set string (``1:*``, ``5:9,12``): imapclient's ``fetch`` raises
   ``ValueError`` on ``1:*`` after the server answered and sends UID lists comma by comma.
-* Pipelined ``APPEND`` with non-synchronising literals (LITERAL+, RFC 7888): up to a window of
-  messages is on the wire before the first answer is read, so a thousand uploads cost a few
-  round trips instead of two thousand; each message still gets its own tagged answer, so one
-  refused message fails alone (``MULTIAPPEND`` would refuse the whole batch).
+* Uploads in as few round trips and server transactions as the server allows: ``MULTIAPPEND``
+  (RFC 3502) batches, measured 5x faster than one APPEND per message on Dovecot, which commits
+  each APPEND separately; else ``APPEND`` commands pipelined with non-synchronising literals
+  (LITERAL+, RFC 7888); else one at a time. A refused batch is all-or-nothing, so it is retried
+  message by message and only the bad message fails.
 * :func:`guard` turns imapclient and socket exceptions into :mod:`offlineimap.errors`.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,12 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConnectionFailed, FolderError, Scope
 
+from offlineimap_imap.responses import parse_appenduid
+
 if TYPE_CHECKING:
     from offlineimap_imap.connection import Connection
 
-#: Pipelined APPEND window: messages and bytes sent before waiting for the oldest answer.
-APPEND_WINDOW_MESSAGES = 64
-APPEND_WINDOW_BYTES = 8 * 1024 * 1024
+#: One MULTIAPPEND carries at most this many messages or bytes.
+BATCH_MESSAGES = 100
+BATCH_BYTES = 8 * 1024 * 1024
+#: Pipelined single APPENDs (LITERAL+ without MULTIAPPEND): commands in flight.
+WINDOW_COMMANDS = 64
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
@@ -76,20 +82,57 @@ def _text(data: list[Any] | None) -> str:
     return item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
 
 
-def _send_append(connection: Connection, head: bytes, body: bytes, literal_plus: bool) -> bytes:
-    """Send one APPEND; return its tag. Without LITERAL+ wait for the server's go-ahead."""
+@dataclasses.dataclass
+class Upload:
+    """One message to APPEND: ``body`` with CRLF line endings, ``flags`` a flag list."""
+
+    key: Any
+    body: bytes
+    flags: bytes
+    date: bytes | None
+
+
+@dataclasses.dataclass
+class Appended:
+    """What the server said about one upload."""
+
+    key: Any
+    stored: bool
+    text: str  #: the server's answer (the reason, when not stored)
+    uidvalidity: int | None = None
+    uid: int | None = None  #: from APPENDUID; ``None`` when the server has no UIDPLUS
+
+
+def _send_append(connection: Connection, quoted_mailbox: bytes, batch: list[Upload],
+                 literal_plus: bool) -> bytes:
+    """Send one APPEND (MULTIAPPEND for several uploads); return its tag.
+
+    Without LITERAL+ each literal waits for the server's go-ahead; a tagged answer instead
+    (message too large, no such mailbox) ends the command early.
+    """
     imap = connection.client._imap
     tag = imap._new_tag()
-    line = tag + b" APPEND " + head
-    connection.debug(f"> {line.decode('utf-8', 'replace')} {{{len(body)}}}")
+    pieces = []
+    for index, upload in enumerate(batch):
+        text = (tag + b" APPEND " + quoted_mailbox if index == 0 else b"") + b" " + upload.flags
+        if upload.date:
+            text += b" " + upload.date
+        pieces.append((text, upload.body))
+    connection.debug(f"> {pieces[0][0].decode('utf-8', 'replace')} {{{len(batch[0].body)}}}"
+                     + (f" and {len(batch) - 1} more messages" if len(batch) > 1 else ""))
     if literal_plus:
-        imap.send(b"%s {%d+}\r\n%s\r\n" % (line, len(body), body))
+        wire = []
+        for text, body in pieces:
+            wire += [text, b" {%d+}\r\n" % len(body), body]
+        imap.send(b"".join([*wire, b"\r\n"]))
         return tag
-    imap.send(b"%s {%d}\r\n" % (line, len(body)))
-    while imap._get_response() is not None:  # None: the continuation request arrived
-        if imap.tagged_commands.get(tag) is not None:
-            return tag  # refused before the literal (too large, no such mailbox, ...)
-    imap.send(body + b"\r\n")
+    for text, body in pieces:
+        imap.send(text + b" {%d}\r\n" % len(body))
+        while imap._get_response() is not None:  # None: the continuation request arrived
+            if imap.tagged_commands.get(tag) is not None:
+                return tag
+        imap.send(body)
+    imap.send(b"\r\n")
     return tag
 
 
@@ -105,27 +148,60 @@ def _complete(connection: Connection, tag: bytes) -> tuple[bool, str]:
     return typ == "OK", _text(data)
 
 
-def append_pipelined(connection: Connection, mailbox: str,
-                     messages: Iterable[tuple[Any, bytes, bytes, bytes | None]],
-                     ) -> Iterator[tuple[Any, bool, str]]:
-    """APPEND each ``(key, body, flag list, date)``; yield ``(key, stored, server text)``.
+class _Uploader:
+    """Sends batches, keeps up to a window of commands in flight, and reads the answers."""
 
-    ``body`` must already have CRLF line endings. Answers come in the order sent. With LITERAL+
-    the window bounds both the memory held and the work lost if the connection breaks.
+    def __init__(self, connection: Connection, mailbox: str) -> None:
+        self.connection = connection
+        self.quoted = connection.client._normalise_folder(mailbox)
+        self.literal_plus = connection.has("LITERAL+")
+        self.multi = connection.has("MULTIAPPEND")
+        self.window = WINDOW_COMMANDS if self.literal_plus and not self.multi else 1
+        self.pending: collections.deque[tuple[bytes, list[Upload]]] = collections.deque()
+
+    def send(self, batch: list[Upload]) -> Iterator[Appended]:
+        tag = _send_append(self.connection, self.quoted, batch, self.literal_plus)
+        self.pending.append((tag, batch))
+        while len(self.pending) >= self.window:
+            yield from self.receive()
+
+    def receive(self) -> Iterator[Appended]:
+        tag, batch = self.pending.popleft()
+        stored, text = _complete(self.connection, tag)
+        if not stored and len(batch) > 1:
+            for upload in batch:  # all-or-nothing refused: find the message at fault
+                single = _send_append(self.connection, self.quoted, [upload], self.literal_plus)
+                yield from _answers([upload], *_complete(self.connection, single))
+            return
+        yield from _answers(batch, stored, text)
+
+
+def _answers(batch: list[Upload], stored: bool, text: str) -> Iterator[Appended]:
+    answer = parse_appenduid(text.encode("utf-8", "replace")) if stored else None
+    uids: list[int | None] = list(answer[1]) if answer else []
+    if len(uids) != len(batch):
+        uids = [None] * len(batch)
+    for upload, uid in zip(batch, uids, strict=True):
+        yield Appended(upload.key, stored, text, answer[0] if answer else None, uid)
+
+
+def append_messages(connection: Connection, mailbox: str,
+                    uploads: Iterable[Upload]) -> Iterator[Appended]:
+    """APPEND every upload, yielding the server's answer for each in the order given.
+
+    Memory stays bounded by one batch (MULTIAPPEND) or one window (pipelining).
     """
-    literal_plus = connection.has("LITERAL+")
-    quoted = connection.client._normalise_folder(mailbox)
-    pending: collections.deque[tuple[Any, bytes, int]] = collections.deque()
-    pending_bytes = 0
-    for key, body, flag_list, date in messages:
-        head = quoted + b" " + flag_list + (b" " + date if date else b"")
-        pending.append((key, _send_append(connection, head, body, literal_plus), len(body)))
-        pending_bytes += len(body)
-        while pending and (not literal_plus or len(pending) >= APPEND_WINDOW_MESSAGES
-                           or pending_bytes >= APPEND_WINDOW_BYTES):
-            key, tag, size = pending.popleft()
-            pending_bytes -= size
-            yield (key, *_complete(connection, tag))
-    while pending:
-        key, tag, _ = pending.popleft()
-        yield (key, *_complete(connection, tag))
+    uploader = _Uploader(connection, mailbox)
+    batch: list[Upload] = []
+    size = 0
+    for upload in uploads:
+        if batch and (not uploader.multi or len(batch) >= BATCH_MESSAGES
+                      or size + len(upload.body) > BATCH_BYTES):
+            yield from uploader.send(batch)
+            batch, size = [], 0
+        batch.append(upload)
+        size += len(upload.body)
+    if batch:
+        yield from uploader.send(batch)
+    while uploader.pending:
+        yield from uploader.receive()
