@@ -127,3 +127,20 @@ def test_session_refuses_a_non_terminal(config):
     ui = Blinkenlights(config)
     with pytest.raises(ConfigError, match="needs a terminal"), ui.session():
         pass
+
+
+def test_account_row_becomes_the_account_summary_when_the_sync_ends():
+    board = Board()
+    board.account_started("A")
+    board.message_copied("A", "INBOX", 1536)
+    board.count("A", copied_to_local=1, deleted=2)
+    (row,) = board.snapshot().accounts
+    assert row.totals() == "1 to local, 0 to remote (1.5 KiB), 2 deleted, 0 flags, 0 errors"
+    board.account_finished("A", 75.2)
+    board.sleeping("A", 600)
+    (row,) = board.snapshot().accounts
+    assert row.totals().endswith("0 errors; last sync took 1:15")
+    assert row.lead(0.0) == "[  10:00]"
+    board.account_started("A")  # the next sync starts from zero
+    (row,) = board.snapshot().accounts
+    assert row.totals() == "0 to local, 0 to remote (0 B), 0 deleted, 0 flags, 0 errors"

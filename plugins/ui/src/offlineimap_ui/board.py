@@ -83,18 +83,20 @@ class FolderProgress:
 
 @dataclasses.dataclass
 class AccountRow:
-    """One account's status and running totals for the sync in progress."""
+    """One account's status and running totals: of the sync in progress, or (while it sleeps)
+    of the last one, which is then the account's summary line."""
 
     name: str
     status: str = "waiting"
     sleep_left: float = 0.0
     started: float | None = None
-    elapsed: float = 0.0
     copied_to_local: int = 0
     copied_to_remote: int = 0
     deleted: int = 0
     flags: int = 0
     errors: int = 0
+    bytes_copied: int = 0
+    last_sync: float | None = None  #: how long the last finished sync took
 
     def lead(self, now: float) -> str:
         """The ``[status]`` box: countdown while sleeping, elapsed time while active."""
@@ -105,8 +107,12 @@ class AccountRow:
         return f"[{self.status:>7}]"
 
     def totals(self) -> str:
-        return (f"{self.copied_to_local} to local, {self.copied_to_remote} to remote, "
-                f"{self.deleted} deleted, {self.flags} flags, {self.errors} errors")
+        text = (f"{self.copied_to_local} to local, {self.copied_to_remote} to remote "
+                f"({formatting.human_size(self.bytes_copied)}), {self.deleted} deleted, "
+                f"{self.flags} flags, {self.errors} errors")
+        if self.last_sync is not None:
+            text += f"; last sync took {formatting.duration(self.last_sync)}"
+        return text
 
 
 @dataclasses.dataclass
@@ -152,12 +158,13 @@ class Board:
             row = self._row(name)
             row.status, row.started, row.sleep_left = "active", time.monotonic(), 0.0
             row.copied_to_local = row.copied_to_remote = row.deleted = row.flags = 0
-            row.errors = 0
+            row.errors = row.bytes_copied = 0
+            row.last_sync = None
 
     def account_finished(self, name: str, elapsed: float) -> None:
         with self._lock:
             row = self._row(name)
-            row.status, row.elapsed, row.started = "done", elapsed, None
+            row.status, row.started, row.last_sync = "done", None, elapsed
 
     def sleeping(self, name: str, seconds: float) -> None:
         with self._lock:
@@ -201,6 +208,7 @@ class Board:
 
     def message_copied(self, account: str, folder: str, size: int) -> None:
         with self._lock:
+            self._row(account).bytes_copied += size
             progress = self._folders.get((account, folder))
             if progress is not None:
                 progress.copied += 1
