@@ -300,12 +300,18 @@ def test_debug_output_never_shows_the_password(sandbox, imap_account, logfile) -
             line for line in lines if not stamped.match(line)][:5]
 
 
-def test_syslog_option_is_accepted(sandbox, imap_account) -> None:
+def test_syslog_option_and_ui_are_accepted(sandbox, imap_account) -> None:
     imap_account.seed("INBOX", messages(2))
     sandbox.write_config(remote_section(imap_account))
     run = sandbox.run("-s")
     assert SUMMARY.search(run.out).group(1) == "2"
     assert local_count(sandbox) == 2
+    sandbox.run(ui="syslog")
+    # what -s should become in the configuration, through the real process
+    logged = sandbox.run("-k", "syslog=yes")
+    expected = 0 if os.path.exists("/dev/log") else 1  # without syslogd: one warning
+    assert logged.err.count("no syslog socket at /dev/log") == expected, logged.err
+    assert "*** Summary" in logged.out
 
 
 @pytest.mark.parametrize("ui", ["basic", "ttyui"])

@@ -7,7 +7,9 @@ import threading
 import time
 
 import pytest
-from offlineimap_ui.console import Syslog
+from offlineimap.config import Config
+from offlineimap_ui.console import Basic, Syslog
+from offlineimap_ui.logbase import LoggingUI
 
 
 @pytest.fixture
@@ -17,7 +19,7 @@ def syslog_socket(tmp_path, monkeypatch):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
     sock.settimeout(0.5)
-    monkeypatch.setattr(Syslog, "address", str(path))
+    monkeypatch.setattr(LoggingUI, "syslog_address", str(path))
     received: list[str] = []
     done = threading.Event()
 
@@ -55,7 +57,7 @@ def test_messages_reach_syslog(syslog_socket, make_ui, run_accounts, capfd):
 
 def test_without_syslog_socket_logs_to_stderr_with_one_warning(tmp_path, monkeypatch, make_ui,
                                                                 capfd):
-    monkeypatch.setattr(Syslog, "address", str(tmp_path / "no-such-socket"))
+    monkeypatch.setattr(LoggingUI, "syslog_address", str(tmp_path / "no-such-socket"))
     ui = make_ui(Syslog)
     ui.offlineimap_info(message="hello", account=None)
     ui.offlineimap_error(message="bad", account=None, exc=None)
@@ -65,3 +67,29 @@ def test_without_syslog_socket_logs_to_stderr_with_one_warning(tmp_path, monkeyp
     assert lines[0].startswith("offlineimap: WARNING: no syslog socket at ")
     assert lines[1:] == ["offlineimap: hello", "offlineimap: ERROR: bad"]
     assert sum("no syslog socket" in line for line in lines) == 1
+
+
+def test_dash_s_copies_any_ui_to_syslog_without_debug(syslog_socket, capfd):
+    """``-s`` (``[general] syslog``): Basic still prints, and syslog gets the same lines."""
+    ui = Basic(Config.from_string("[general]\nsyslog = yes\n"), debug=frozenset({"imap"}))
+    ui.offlineimap_info(message="hello", account=None)
+    ui.offlineimap_debug(category="imap", message="a protocol line")
+    ui.offlineimap_warning(message="careful", account=None)
+    ui.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(syslog_socket) < 2:
+        time.sleep(0.05)
+    time.sleep(0.1)  # a stray debug datagram would arrive by now
+    assert [d.split("]: ", 1)[1] for d in syslog_socket] == ["hello\x00", "WARNING: careful\x00"]
+    out, err = capfd.readouterr()
+    assert out == "hello\n" and "[imap]: a protocol line" in err and "WARNING: careful" in err
+
+
+def test_dash_s_without_syslog_warns_and_goes_on(tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr(LoggingUI, "syslog_address", str(tmp_path / "no-such-socket"))
+    ui = Basic(Config.from_string("[general]\nsyslog = yes\n"))
+    ui.offlineimap_info(message="hello", account=None)
+    ui.close()
+    out, err = capfd.readouterr()
+    assert out == "hello\n"
+    assert err.startswith("offlineimap: WARNING: no syslog socket at ") and "-s ignored" in err

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import getpass
 import logging
-import logging.handlers
-import os
-import stat
-import sys
 import threading
 from typing import TYPE_CHECKING
 
 from offlineimap.hookspecs import hookimpl
 
 from offlineimap_ui import formatting
-from offlineimap_ui.logbase import LoggingUI, StdStream
+from offlineimap_ui.logbase import LoggingUI, StdStream, open_syslog, syslog_warning
 
 if TYPE_CHECKING:
     from offlineimap.passwords import PasswordRequest
@@ -147,24 +143,14 @@ class Quiet(Basic):
 class Syslog(LoggingUI):
     """Lines to the system log; stderr (with one warning) where there is no syslog socket."""
 
-    #: Where syslogd listens; a class attribute so tests can point it at their own socket.
-    address = "/dev/log"
-
     def console_handlers(self) -> list[logging.Handler]:
-        fmt = logging.Formatter("offlineimap[%(process)d]: %(message)s")
-        handler: logging.Handler
-        problem = None
         try:
-            if not stat.S_ISSOCK(os.stat(self.address).st_mode):
-                raise OSError(f"{self.address} is not a socket")
-            handler = logging.handlers.SysLogHandler(
-                address=self.address)  # facility user, as OfflineIMAP
+            return [open_syslog(self.syslog_address)]
         except OSError as exc:
-            handler = StdStream("stderr")
-            fmt = logging.Formatter("offlineimap: %(message)s")
-            problem = exc.strerror or str(exc)
-        handler.setFormatter(fmt)
-        if problem is not None:
-            print(f"offlineimap: WARNING: no syslog socket at {self.address} ({problem}); "
-                  "logging to stderr", file=sys.stderr)
+            syslog_warning(self.syslog_address, exc, "logging to stderr")
+        handler = StdStream("stderr")
+        handler.setFormatter(logging.Formatter("offlineimap: %(message)s"))
         return [handler]
+
+    def _add_syslog(self) -> None:
+        """``-s`` with the Syslog UI: already there, never twice."""

@@ -2,8 +2,8 @@
 
 Each event becomes one :class:`logging.LogRecord` carrying the human text and, for MachineUI,
 a ``command`` and a ``payload``. Subclasses only choose handlers (console, syslog, curses pane)
-and formatters. The ``-l`` log file, ``-d`` debug routing, password masking and the run summary
-live here once.
+and formatters. The ``-l`` log file, ``-d`` debug routing, password masking, the run summary
+and ``-s`` (a copy of every line to the system log, whatever the UI) live here once.
 
 Thread safety: the engine calls these hooks from many threads at once. Handlers serialise
 their own output (``logging.Handler`` holds a lock around ``emit``); the few counters kept here
@@ -13,6 +13,9 @@ are guarded by ``self._lock``.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import os
+import stat
 import sys
 import threading
 import time
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 
 LOGFILE_FORMAT = "%(asctime)s %(levelname)s: %(message)s"
 LOGFILE_DATEFMT = "%Y-%m-%d %H:%M:%S"
+#: ``-s`` (core records it as ``[general] syslog``): every UI also logs to the system log.
+SYSLOG_OPTION = "syslog"
 
 
 class StdStream(logging.StreamHandler):  # type: ignore[type-arg]
@@ -53,6 +58,23 @@ class StdStream(logging.StreamHandler):  # type: ignore[type-arg]
         """Ignored: the stream is always the current ``sys.<name>``."""
 
 
+def open_syslog(address: str) -> logging.Handler:
+    """A handler for the system log listening at ``address`` (facility user, as OfflineIMAP).
+
+    Raises :class:`OSError` when nothing listens there, so callers choose their fallback."""
+    if not stat.S_ISSOCK(os.stat(address).st_mode):
+        raise OSError(f"{address} is not a socket")
+    handler = logging.handlers.SysLogHandler(address=address)
+    handler.setFormatter(logging.Formatter("offlineimap[%(process)d]: %(message)s"))
+    return handler
+
+
+def syslog_warning(address: str, exc: OSError, fallback: str) -> None:
+    """Say once, on stderr (the UI may not be up yet), that the system log is unreachable."""
+    print(f"offlineimap: WARNING: no syslog socket at {address} ({exc.strerror or exc}); "
+          f"{fallback}", file=sys.stderr)
+
+
 class _Levels(logging.Filter):
     """Let through records whose level is within ``[low, high]``."""
 
@@ -69,6 +91,8 @@ class LoggingUI(UI):
 
     #: Routine per-folder events (listing, folder finished) are shown only with ``-d`` ...
     verbose_events = False  # ... unless the UI wants every event (MachineUI).
+    #: Where syslogd listens; a class attribute so tests can point it at their own socket.
+    syslog_address = "/dev/log"
 
     def __init__(self, config: Config, *, logfile: str | None = None,
                  debug: frozenset[str] = frozenset()) -> None:
@@ -87,6 +111,8 @@ class LoggingUI(UI):
             if logfile:  # manual: with -l, debug output goes to the log file only
                 handler.addFilter(_Levels(logging.INFO))
             self.logger.addHandler(handler)
+        if self.config.section("general").get_bool(SYSLOG_OPTION, False):
+            self._add_syslog()
 
     # -- what subclasses provide ----------------------------------------------------------------
 
@@ -95,6 +121,16 @@ class LoggingUI(UI):
         return []
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def _add_syslog(self) -> None:
+        """``-s``: status lines, warnings and errors (no debug) also go to the system log."""
+        try:
+            handler = open_syslog(self.syslog_address)
+        except OSError as exc:
+            syslog_warning(self.syslog_address, exc, "-s ignored")
+            return
+        handler.addFilter(_Levels(logging.INFO))
+        self.logger.addHandler(handler)
 
     @staticmethod
     def _open_logfile(path: str) -> logging.Handler:
