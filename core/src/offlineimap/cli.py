@@ -72,12 +72,14 @@ def _run(options: Options, plugins: Iterable[tuple[str, object]]) -> int:
     config, problems = load_config(options, host)
     accounts = options.accounts if options.accounts is not None else config.account_names()
     options.apply_to(config, accounts)
-    from offlineimap.validate import check_config
+    from offlineimap.validate import check_config, notices
 
     problems += check_config(config, host, accounts, check_ui=options.ui is None)
     for problem in problems:
         _error(problem)
     if options.check_config:
+        for notice in notices(config, accounts):
+            _error(notice, "NOTICE: ")
         if not problems:
             print(f"{config.path}: no problems found ({len(accounts)} accounts checked)")
         return int(ExitCode.CONFIG if problems else ExitCode.OK)

@@ -17,6 +17,7 @@ import datetime
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from offlineimap import compat
 from offlineimap import config as cfg
 from offlineimap.errors import ConfigError
 
@@ -151,6 +152,22 @@ def check_config(config: Config, host: PluginHost, accounts: list[str], *,
             check(_check_repository, config, host, repository, f"[{section_name}] {option}",
                   check)
     return problems
+
+
+def notices(config: Config, accounts: list[str]) -> list[str]:
+    """Options accepted but not acted upon, obsolete or unknown: one line each, never a problem.
+
+    Looks at ``[general]``, ``[mbnames]``, the accounts to sync and the repositories they name,
+    then every ``[ui.*]`` and unknown section (:func:`offlineimap.compat.config_notices`).
+    """
+    sections = ["general", "mbnames"]
+    for account in accounts:
+        section = config.section(f"Account {account}")
+        sections.append(section.name)
+        for option in ("localrepository", "remoterepository"):
+            if config.has_section(section.name) and section.has(option):
+                sections.append(f"Repository {section.get(option).strip()}")
+    return compat.config_notices(config, list(dict.fromkeys(sections)))
 
 
 def _check_repository(config: Config, host: PluginHost, name: str, named_by: str,
