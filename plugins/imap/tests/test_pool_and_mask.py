@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from offlineimap_imap.connection import mask
 from offlineimap_imap.pool import ConnectionPool
 from offlineimap_imap.protocol import to_crlf
@@ -114,6 +117,14 @@ def test_to_crlf_converts_bare_lf_only() -> None:
     already = b"a\r\nb\r\n"
     assert to_crlf(already) is already
     assert to_crlf(b"lone\rcr\n") == b"lone\rcr\r\n"
+    assert to_crlf(b"a\r\r\nb\n\n") == b"a\r\r\nb\r\n\r\n"
+
+
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"x"]), max_size=30))
+def test_to_crlf_matches_the_definition(pieces: list[bytes]) -> None:
+    body = b"".join(pieces)
+    expected = re.sub(rb"(?<!\r)\n", b"\r\n", body)
+    assert to_crlf(body) == expected
 
 
 def test_waiting_for_oneself_is_refused_not_a_hang() -> None:
