@@ -15,6 +15,7 @@ class selected (:data:`PLAIN_STATUS_LAUNCHER`), so the files are OfflineIMAP's o
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import re
 import subprocess
 import sys
@@ -262,3 +263,78 @@ def test_imap_to_imap_installation_continues(sandbox, imap_account, dovecot_serv
         assert server_view(target, folder) == server_view(imap_account, folder)
     again = sandbox.run()
     assert summary(again) == expect(), again.text
+
+
+# -- OfflineIMAP 8.0.3's other command-line options ----------------------------------------------
+
+
+def test_capital_v_prints_the_version(sandbox) -> None:
+    sandbox.config.write_text("[general]\naccounts = A\n")
+    proc = subprocess.run([sys.executable, "-m", "offlineimap", "-V"], capture_output=True,
+                          text=True, env=sandbox.env(), check=False)
+    assert proc.returncode == 0
+    assert re.match(r"offlineimap \S+ \(Python 3\.", proc.stdout)
+
+
+def test_migrate_fmd5_using_nametrans(sandbox, imap_account, make_messages) -> None:
+    """Files named with the FMD5 of the untranslated local name (OfflineIMAP before 6.3.5) get
+    the FMD5 of the nametrans'd name, and the next sync then copies nothing."""
+    imap_account.seed("srv.Work", make_messages(3))
+    local = (f"type = Maildir\nlocalfolders = {sandbox.mail}\n"
+             "nametrans = lambda f: 'srv.' + f\n")
+    sandbox.write_config(_remote(imap_account, ssl=False) + "nametrans = lambda f: f[4:]\n"
+                         "folderfilter = lambda f: f == 'srv.Work'\n", local=local)
+    sandbox.run()
+    current = hashlib.md5(b"srv.Work").hexdigest()
+    old = hashlib.md5(b"Work").hexdigest()
+    synced = sorted(names(sandbox, "Work"))
+    assert len(synced) == 3 and all(f"FMD5={current}" in name for name in synced)
+    for path in sandbox.local_files("Work"):
+        path.rename(path.with_name(path.name.replace(current, old)))
+    dry = sandbox.run("--migrate-fmd5-using-nametrans", "--dry-run")
+    assert dry.text.count("would migrate") == 3
+    assert all(old in name for name in names(sandbox, "Work"))
+    sandbox.run("--migrate-fmd5-using-nametrans")
+    assert sorted(names(sandbox, "Work")) == synced
+    assert summary(sandbox.run()) == expect()
+
+
+def test_mbnames_prune_removes_accounts_no_longer_configured(sandbox) -> None:
+    mailboxes = sandbox.root / "mailboxes"
+    sandbox.write_config("type = Maildir\nlocalfolders = /nonexistent\n", extra=(
+        f"[mbnames]\nenabled = yes\nfilename = {mailboxes}\nheader = 'mailboxes '\n"
+        "peritem = +%(accountname)s/%(foldername)s\nsep = ' '\nfooter = '\\n'\n"))
+    cache = sandbox.metadata / "mbnames"
+    cache.mkdir(parents=True)
+    (cache / "Test.json").write_text('[{"accountname": "Test", "foldername": "INBOX"}]')
+    (cache / "Gone.json").write_text('[{"accountname": "Gone", "foldername": "INBOX"}]')
+    sandbox.run("--mbnames-prune")
+    assert sorted(p.name for p in cache.iterdir()) == ["Test.json"]
+    assert mailboxes.read_text() == "mailboxes +Test/INBOX\n"
+
+
+def test_delete_folder_needs_one_account_and_a_driver_that_can(sandbox, imap_account) -> None:
+    sandbox.write_config(_remote(imap_account, ssl=False),
+                         extra="[Account Other]\nlocalrepository = Local\n"
+                               "remoterepository = Remote\n")
+    two = sandbox.run("--delete-folder", "Work", "-a", "Test,Other", expect=3)
+    assert "--delete-folder needs exactly one account, not 2" in two.err
+    imap_account.seed("Work", [])
+    one = sandbox.run("--delete-folder", "Work", "-a", "Test", expect=None)
+    if one.code == 0:  # the IMAP driver deletes folders
+        assert "Work" not in imap_account.folders()
+    else:
+        assert "cannot delete folders" in one.err and "Work" in imap_account.folders()
+
+
+def test_keyring_options_become_general_options() -> None:
+    from offlineimap.config import Config
+    from offlineimap.options import Options
+
+    config = Config.from_string("[general]\naccounts = A\n")
+    Options.from_argv(["--ignore-keyring", "--update-keyring"]).apply_to(config, ["A"])
+    assert config.general.get_bool("ignore-keyring") is True
+    assert config.general.get_bool("update-keyring") is True
+    plain = Config.from_string("[general]\naccounts = A\n")
+    Options.from_argv([]).apply_to(plain, ["A"])
+    assert not plain.general.has("ignore-keyring")

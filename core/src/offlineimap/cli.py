@@ -92,9 +92,87 @@ def _run(options: Options, plugins: Iterable[tuple[str, object]]) -> int:
 
     try:
         with ui.session(), _maybe_profiling(options.profile_dir):
+            if options.delete_folder or options.migrate_fmd5 or options.mbnames_prune:
+                return int(maintenance(options, config, host, accounts))
             return int(runner.run(options, config, host, ui))
     finally:
         ui.close()
+
+
+def maintenance(options: Options, config: Config, host: PluginHost, accounts: list[str]
+                ) -> ExitCode:
+    """OfflineIMAP 8.0.3's one-off commands, which replace the sync: ``--mbnames-prune``,
+    ``--migrate-fmd5-using-nametrans``, ``--delete-folder`` (tried in that order)."""
+    from offlineimap.account import Account, AccountOptions
+    from offlineimap.events import Events
+
+    events = Events(host.hook)
+    if options.mbnames_prune:
+        from offlineimap.mbnames import Mbnames
+
+        mbnames = Mbnames(config, events, dry_run=options.dry_run)
+        mbnames.prune(config.account_names())
+        mbnames.finish()
+        return ExitCode.OK
+    account_options = AccountOptions(dry_run=options.dry_run)
+    if options.migrate_fmd5:
+        for name in accounts:
+            migrate_fmd5(Account(name, config, host, events, account_options).local, events,
+                         dry_run=options.dry_run)
+        return ExitCode.OK
+    if len(accounts) != 1:
+        raise ConfigError(f"--delete-folder needs exactly one account, not {len(accounts)}: "
+                          "name it with -a ACCOUNT")
+    assert options.delete_folder is not None
+    remote = Account(accounts[0], config, host, events, account_options).remote
+    delete = getattr(remote, "delete_folder", None)
+    if delete is None:
+        raise OfflineImapError(f"--delete-folder: the repository {remote.name} "
+                               f"({type(remote).__name__}) cannot delete folders")
+    if options.dry_run:
+        events.info(f"[dry-run] would delete folder {options.delete_folder!r} on "
+                    f"{remote.name}", accounts[0])
+        return ExitCode.OK
+    remote.connect()
+    try:
+        delete(options.delete_folder)
+    finally:
+        remote.close()
+    events.info(f"folder {options.delete_folder!r} deleted on {remote.name}", accounts[0])
+    return ExitCode.OK
+
+
+def migrate_fmd5(local: Any, events: Any, *, dry_run: bool) -> int:
+    """Rename the Maildir files whose FMD5 is the MD5 of the folder's untranslated name (as
+    OfflineIMAP wrote them before 6.3.5) to carry the FMD5 of its nametrans'd name instead.
+
+    Works on repositories that expose ``visible_name`` and ``folder_path`` (the Maildir
+    plugin's); others are left alone, as OfflineIMAP does. Each rename stays within its
+    directory, so it is atomic. Returns how many files were (or, in a dry run, would be)
+    renamed.
+    """
+    import hashlib
+    import os
+
+    if not (hasattr(local, "visible_name") and hasattr(local, "folder_path")):
+        return 0
+    renamed = 0
+    for folder in local.list_folders():
+        old = hashlib.md5(folder.encode("utf-8"), usedforsecurity=False).hexdigest()
+        new = hashlib.md5(local.visible_name(folder).encode("utf-8"),
+                          usedforsecurity=False).hexdigest()
+        if old == new:
+            continue
+        for sub in ("cur", "new"):
+            directory = local.folder_path(folder) / sub
+            for entry in sorted(directory.glob(f"*,FMD5={old}*")):
+                target = entry.with_name(entry.name.replace(f",FMD5={old}", f",FMD5={new}", 1))
+                events.info(f"{'[dry-run] would migrate' if dry_run else 'migrating'} "
+                            f"{entry} to FMD5 {new}")
+                if not dry_run:
+                    os.rename(entry, target)
+                renamed += 1
+    return renamed
 
 
 def _maybe_profiling(directory: str | None) -> contextlib.AbstractContextManager[None]:

@@ -52,6 +52,11 @@ class Options:
     syslog: bool = False  #: -s
     list_plugins: bool = False  #: --list-plugins
     check_config: bool = False  #: --check-config
+    delete_folder: str | None = None  #: --delete-folder FOLDER (on the remote repository)
+    migrate_fmd5: bool = False  #: --migrate-fmd5-using-nametrans
+    mbnames_prune: bool = False  #: --mbnames-prune
+    ignore_keyring: bool = False  #: --ignore-keyring
+    update_keyring: bool = False  #: --update-keyring
 
     @classmethod
     def from_argv(cls, argv: Sequence[str] | None = None) -> Options:
@@ -88,6 +93,11 @@ class Options:
             syslog=args.syslog,
             list_plugins=args.list_plugins,
             check_config=args.check_config,
+            delete_folder=args.delete_folder,
+            migrate_fmd5=args.migrate_fmd5,
+            mbnames_prune=args.mbnames_prune,
+            ignore_keyring=args.ignore_keyring,
+            update_keyring=args.update_keyring,
         )
 
     def apply_to(self, config: Config, accounts: list[str]) -> None:
@@ -95,7 +105,8 @@ class Options:
 
         ``-1`` sets ``maxsyncaccounts`` and every ``maxconnections`` to 1; ``-o`` removes
         ``autorefresh``; ``-q`` sets ``quick = -1``; ``-f`` replaces the remote repositories'
-        ``folderfilter`` and ``folderincludes``; ``--dry-run`` sets ``[general] dry-run``.
+        ``folderfilter`` and ``folderincludes``; ``--dry-run``, ``--ignore-keyring`` and
+        ``--update-keyring`` set the ``[general]`` options of those names.
         Applied after ``-k``, so that the command line has the last word.
         """
         parser = config.parser
@@ -103,8 +114,10 @@ class Options:
             config.set("general", "maxsyncaccounts", "1", where="-1")
             for repository in config.section_names("Repository"):
                 config.set(f"Repository {repository}", "maxconnections", "1", where="-1")
-        if self.dry_run:
-            config.set("general", "dry-run", "True", where="--dry-run")
+        for flag, option in ((self.dry_run, "dry-run"), (self.ignore_keyring, "ignore-keyring"),
+                             (self.update_keyring, "update-keyring")):
+            if flag:  # as OfflineIMAP 8.0.3 passes them on: [general] options
+                config.set("general", option, "True", where=f"--{option}")
         if self.once:
             parser.remove_option(parser.default_section, "autorefresh")
         for account in accounts:
@@ -189,6 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="list installed plugins: distribution, version, what each provides")
     add("--check-config", dest="check_config", action="store_true",
         help="check the configuration and report every problem; sync nothing")
+    add("--delete-folder", dest="delete_folder", metavar="FOLDER",
+        help="delete FOLDER on the remote repository of the one account (-a), then exit")
+    add("--migrate-fmd5-using-nametrans", dest="migrate_fmd5", action="store_true",
+        help="rename local Maildir files whose FMD5 was computed from the untranslated "
+             "folder name (OfflineIMAP before 6.3.5), then exit")
+    add("--mbnames-prune", dest="mbnames_prune", action="store_true",
+        help="remove the [mbnames] entries of accounts no longer in accounts, then exit")
+    add("--ignore-keyring", dest="ignore_keyring", action="store_true",
+        help="do not look up passwords in the system keyring")
+    add("--update-keyring", dest="update_keyring", action="store_true",
+        help="store the password that was used in the system keyring")
     return parser
 
 
