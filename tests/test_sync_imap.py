@@ -238,3 +238,20 @@ def test_info_shows_capabilities_and_folder_translation(sandbox, imap_account,
     assert "IMAP4REV1" in run.out.upper()
     assert "Work -> srv.Work" in run.out
     assert not sandbox.mail.exists() or not any(sandbox.mail.rglob("*,U=*"))
+
+
+def test_server_recreating_a_folder_is_recovered_without_duplicates(
+        sandbox, imap_account, make_messages) -> None:
+    originals = make_messages(6, flags=[("\\Seen",), ()])
+    imap_account.seed("Work", originals)
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    with imap_account.client() as client:  # a restore: same mail, new UIDVALIDITY and UIDs
+        client.delete_folder("Work")
+    imap_account.seed("Work", list(reversed(originals)))
+    run = sandbox.run()
+    assert "recovered: 6 local messages" in run.text
+    assert assert_in_sync(sandbox, imap_account, "Work") == 6
+    names = sorted(p.name for p in sandbox.local_files("Work"))
+    sandbox.run()
+    assert sorted(p.name for p in sandbox.local_files("Work")) == names

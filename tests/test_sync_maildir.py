@@ -143,18 +143,48 @@ def test_windows_compatible_names(pair, make_messages) -> None:
     assert ":" not in path.name and "!2,S" in path.name
 
 
-def test_uidvalidity_change_stops_that_folder_with_status_2(pair, make_messages) -> None:
-    pair.deliver("INBOX", make_messages(1)[0], "", root=pair.remote_root)
+def _renumber_remote(pair, folder: str, shift: int) -> None:
+    """What a server restore does: new UIDVALIDITY, every message under a new UID."""
+    uids = pair.remote_root / folder / ".offlineimap-uids"
+    validity, nxt = uids.read_text().split()
+    for path in pair.local_files(folder, pair.remote_root):
+        uid = int(path.name.split(",U=")[1].split(",")[0])
+        path.rename(path.with_name(path.name.replace(f",U={uid},", f",U={uid + shift},")))
+    uids.write_text(f"{int(validity) + 1}\n{int(nxt) + shift}\n")
+
+
+def test_uidvalidity_change_is_recovered_by_message_id(pair, make_messages) -> None:
+    for body in make_messages(4):
+        pair.deliver("INBOX", body, "S", root=pair.remote_root)
+    pair.run()
+    before = sorted(body for _, body in pair.local_messages("INBOX"))
+    _renumber_remote(pair, "INBOX", shift=2)  # old and new UIDs overlap: 1-4 become 3-6
+    pair.deliver("INBOX", make_messages(1, start=9)[0], "", root=pair.remote_root)
+    run = pair.run()
+    assert "UIDVALIDITY changed" in run.text and "recovered: 4 local messages" in run.text
+    local_uids = sorted(int(p.name.split(",U=")[1].split(",")[0])
+                        for p in pair.local_files("INBOX"))
+    remote_uids = sorted(int(p.name.split(",U=")[1].split(",")[0])
+                         for p in pair.local_files("INBOX", pair.remote_root))
+    assert local_uids == remote_uids and len(local_uids) == 5
+    assert set(before) < {body for _, body in pair.local_messages("INBOX")}
+    names = pair.local_files("INBOX")
+    pair.run()
+    assert pair.local_files("INBOX") == names
+
+
+def test_uidvalidity_change_without_a_match_stops_that_folder_with_status_2(
+        pair, make_messages) -> None:
+    pair.deliver("INBOX", b"Subject: no message-id here\n\nbody\n", "", root=pair.remote_root)
     pair.deliver("Other", make_messages(1, start=5)[0], "", root=pair.remote_root)
     pair.run()
-    uids = pair.remote_root / "INBOX" / ".offlineimap-uids"
-    validity, nxt = uids.read_text().split()
-    uids.write_text(f"{int(validity) + 1}\n{nxt}\n")
+    _renumber_remote(pair, "INBOX", shift=10)
     pair.deliver("INBOX", make_messages(1, start=9)[0], "", root=pair.remote_root)
     pair.deliver("Other", make_messages(1, start=10)[0], "", root=pair.remote_root)
+    names = pair.local_files("INBOX")
     run = pair.run(expect=2)
-    assert "UIDVALIDITY" in run.text
-    assert len(pair.local_messages("INBOX")) == 1  # untouched: nothing deleted or copied
+    assert "UIDVALIDITY" in run.text and "could not be matched" in run.text
+    assert pair.local_files("INBOX") == names  # untouched: nothing deleted, copied or renamed
     assert len(pair.local_messages("Other")) == 2  # the other folder still synced
 
 

@@ -41,6 +41,7 @@ from offlineimap.plan import LOCAL, REMOTE, SidePolicy
 from offlineimap.plugins import PluginHost
 from offlineimap.quick import QuickGate
 from offlineimap.repository import Folder, FolderState, MessageInfo, Repository, RepositoryContext
+from offlineimap.revalidate import renumber_local
 from offlineimap.stats import FolderStats
 from offlineimap.status import (
     MemoryStatusFolder,
@@ -264,9 +265,14 @@ class Account:
                                      / "UIDMapping" / status_file_name(local.name),
                                      fsync=self.fsync)
             states = {REMOTE: remote.state(), LOCAL: local.state()}
-            self._check_validity(self.remote, remote, states[REMOTE], pair)
-            self._check_validity(self.local, local, states[LOCAL], pair)
             status = stack.enter_context(self._open_status(pair.status))
+            try:
+                self._check_validity(self.remote, remote, states[REMOTE], pair)
+            except UIDValidityError as exc:
+                if self.options.dry_run or isinstance(local, MappedFolder):
+                    raise
+                self._revalidate(remote, local, status, states[REMOTE], exc)
+            self._check_validity(self.local, local, states[LOCAL], pair)
             gate = QuickGate(status, states[REMOTE])
             if quick and gate.unchanged(local):
                 self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since "
@@ -313,13 +319,22 @@ class Account:
             return MemoryStatusFolder()
         return self.status_backend.open_folder(name)
 
+    def _revalidate(self, remote: Folder, local: Folder, status: StatusFolder,
+                    state: FolderState, problem: UIDValidityError) -> None:
+        """The server renumbered the folder: re-pair messages by Message-ID, or give up."""
+        matched = renumber_local(remote, local, problem)
+        status.remove(list(status.records()))
+        _write_atomic(_validity_path(self.remote, remote), f"{state.uidvalidity}\n",
+                      fsync=self.fsync)
+        self.events.warning(f"{problem}; recovered: {matched} local messages were matched to "
+                            "the server's new numbering by their Message-ID", self.name)
+
     def _check_validity(self, repo: Repository, folder: Folder, state: FolderState,
                         pair: FolderPair) -> None:
         """Compare UIDVALIDITY with OfflineIMAP's ``Repository-<name>/FolderValidity`` file."""
         if state.uidvalidity is None:
             return
-        path = (repo.ctx.repository_metadata_dir / "FolderValidity"
-                / status_file_name(folder.name))
+        path = _validity_path(repo, folder)
         try:
             saved = int(path.read_text().split()[0])
         except FileNotFoundError:
@@ -375,6 +390,10 @@ class Account:
 
     def _stopping(self) -> bool:
         return self.options.stop is not None and self.options.stop.is_set()
+
+
+def _validity_path(repo: Repository, folder: Folder) -> Path:
+    return repo.ctx.repository_metadata_dir / "FolderValidity" / status_file_name(folder.name)
 
 
 def _policy(repo: Repository) -> SidePolicy:
