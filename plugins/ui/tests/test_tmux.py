@@ -117,7 +117,11 @@ def test_blinkenlights_lights_log_progress_keys_resize_and_quit(terminal: Termin
     resized = terminal.wait_for(lambda s: len(s.splitlines()) == 20 and "q: quit" in s,
                                 "the resized screen")
     assert max(len(line) for line in resized.splitlines()) <= 70
+    assert "sync now: Work" in resized.splitlines()[0]  # the title gives way, not the answer
     terminal.wait_text("Copy message UID")
+    # the key's answer leaves the title bar after a few seconds
+    terminal.wait_for(lambda s: "q: quit" in s and "sync now: Work" not in s,
+                      "the notice to expire", timeout=10)
     # q ends the process cleanly and gives the terminal back
     terminal.keys("q")
     assert terminal.exit_status() == "EXIT=0"

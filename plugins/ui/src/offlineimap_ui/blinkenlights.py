@@ -22,6 +22,7 @@ import getpass
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 FRAME_MS = 100  #: the screen thread waits this long for a key between frames
 KEPT_PROBLEMS = 50  #: warnings and errors repeated on the terminal after the screen closes
+NOTICE_SECONDS = 5.0  #: how long a key's answer ("sync now: Work") stays in the title bar
 
 
 class BoardHandler(logging.Handler):
@@ -145,15 +147,18 @@ class Blinkenlights(LoggingUI):
         self._summary.clear()
 
     def _screen_loop(self, screen: Screen) -> None:
-        notice = ""
+        notice, shown_until = "", 0.0
         while not self._closing.is_set():
             with self._screen_lock:
                 try:
                     key = screen.stdscr.getch()
                     if key == curses.KEY_RESIZE:
                         screen.resized()
-                    elif key != -1:
-                        notice = self._on_key(key) or notice
+                    elif key != -1 and (answer := self._on_key(key)):
+                        notice, shown_until = answer, time.monotonic() + NOTICE_SECONDS
+                    if notice and time.monotonic() > shown_until and (
+                            not self.stop_requested.is_set()):
+                        notice = ""
                     screen.draw(self.board.snapshot(), notice)
                 except curses.error as exc:  # never let drawing take the sync down
                     self._pane.problems.append(f"Blinkenlights: screen error: {exc}")

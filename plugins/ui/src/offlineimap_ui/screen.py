@@ -13,6 +13,7 @@ import curses
 from offlineimap_ui.board import Activity, Snapshot
 
 NAME_WIDTH = 12
+KEYS = "q: quit   1-9: sync account now"
 
 # colour name -> (256-colour terminal, 8/16-colour terminal, attribute added on 8 colours)
 _PALETTE: dict[str, tuple[int, int, int]] = {
@@ -97,9 +98,7 @@ class Screen:
         """Paint one frame."""
         self.stdscr.erase()
         height, width = self.stdscr.getmaxyx()
-        bar = f" {self.title}   q: quit   1-9: sync account now " + (f"  {notice}" if notice
-                                                                      else "")
-        self._put(0, 0, bar.ljust(width), curses.A_REVERSE)
+        self._put(0, 0, self._title_bar(width, notice).ljust(width), curses.A_REVERSE)
         y = 1
         rows = [(str(n), row.lead(snap.now), row.name, row.totals())
                 for n, row in enumerate(snap.accounts, start=1)]
@@ -129,6 +128,16 @@ class Screen:
             self._put(log_top + offset, 0, text, self.palette.text(colour))
         self.stdscr.noutrefresh()
         curses.doupdate()
+
+    def _title_bar(self, width: int, notice: str) -> str:
+        """Title, the answer to the last key, the keys: on a narrow terminal the title gives
+        way first, so the keys and the answer stay readable."""
+        middle = f"{notice}   " if notice else ""
+        for title in (self.title, "OfflineIMAP"):
+            bar = f" {title}   {middle}{KEYS} "
+            if len(bar) < width:
+                break
+        return bar
 
     def _bar(self, y: int, x: int, room: int, fraction: float) -> None:
         if room < 8:
