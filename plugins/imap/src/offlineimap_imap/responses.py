@@ -28,6 +28,9 @@ _MONTH_NAMES = {number: name for name, number in _MONTHS.items()}
 _ITEM = re.compile(
     rb'(UID|RFC822\.SIZE) (\d+)|FLAGS \(([^)]*)\)|INTERNALDATE "([^"]+)"|MODSEQ \(\d+\)'
 )
+# The whole line in the order we ask for (what Dovecot and most servers send): one match.
+_CANONICAL = re.compile(
+    rb'\d+ \(UID (\d+) FLAGS \(([^)]*)\) RFC822\.SIZE (\d+) INTERNALDATE "([^"]+)"')
 _INTERNALDATE = re.compile(
     r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([-+])(\d\d)(\d\d)\s*$"
 )
@@ -73,28 +76,41 @@ def parse_listing(lines: Iterable[bytes | tuple[bytes, bytes] | None],
     seen twice keeps its last line, which is the newest information.
     """
     listing: dict[int, MessageInfo] = {}
+    letters: dict[bytes, frozenset[str]] = {}
     for line in lines:
         if not isinstance(line, bytes):
             continue  # None for an empty answer; listings never carry literals
-        uid = size = None
-        flags: frozenset[str] = frozenset()
-        seen_flags = False
-        date = None
-        for match in _ITEM.finditer(line):
-            name, number, flag_text, date_text = match.groups()
-            if name == b"UID":
-                uid = int(number)
-            elif name is not None:
-                size = int(number)
-            elif flag_text is not None:
-                flags = flagmap.to_letters(flag_text.split())
-                seen_flags = True
-            elif date_text is not None:
-                date = parse_internaldate(date_text.decode("ascii", "replace"))
-        if uid is None or not seen_flags or (min_uid is not None and uid < min_uid):
+        canonical = _CANONICAL.match(line)
+        if canonical:
+            uid_text, flag_text, size_text, date_text = canonical.groups()
+            uid, size = int(uid_text), int(size_text)
+        else:
+            uid, flag_text, size, date_text = _scan(line)
+        if uid is None or flag_text is None or (min_uid is not None and uid < min_uid):
             continue
+        flags = letters.get(flag_text)
+        if flags is None:  # a mailbox has few distinct flag sets: convert each once
+            flags = letters[flag_text] = flagmap.to_letters(flag_text.split())
+        date = parse_internaldate(date_text.decode("ascii", "replace")) if date_text else None
         listing[uid] = MessageInfo(flags=flags, size=size, internaldate=date)
     return listing
+
+
+def _scan(line: bytes) -> tuple[int | None, bytes | None, int | None, bytes | None]:
+    """UID, flag text, size and date text of a line whose items come in any order."""
+    uid = size = None
+    flag_text = date_text = None
+    for match in _ITEM.finditer(line):
+        name, number, flags, date = match.groups()
+        if name == b"UID":
+            uid = int(number)
+        elif name is not None:
+            size = int(number)
+        elif flags is not None:
+            flag_text = flags
+        elif date is not None:
+            date_text = date
+    return uid, flag_text, size, date_text
 
 
 def parse_appenduid(text: bytes) -> tuple[int, list[int]] | None:
