@@ -195,7 +195,8 @@ def test_blinkenlights_quit_mid_sync_finishes_the_folder(sandbox, imap_account,
     assert local_count(sandbox) == 1500
 
 
-def test_blinkenlights_without_colour_and_resized(sandbox, imap_account, terminal) -> None:
+def test_blinkenlights_without_colour_resized_and_terminated(sandbox, imap_account,
+                                                              terminal) -> None:
     imap_account.seed("INBOX", messages(600))
     sandbox.write_config(remote_section(imap_account), account="autorefresh = 10\n")
     terminal.start("blinkenlights", term="vt100", width=100, height=30)
@@ -208,9 +209,10 @@ def test_blinkenlights_without_colour_and_resized(sandbox, imap_account, termina
                                 and "Test" in s, "the resized screen")
     assert max(len(line) for line in resized.splitlines()) <= 70, resized
     terminal.wait_for(lambda s: "600 to local" in s, "the end of the sync at 70 columns")
-    terminal.keys("q")
-    assert terminal.exit_status() == "EXIT=0"
+    os.kill(terminal.pid, signal.SIGTERM)  # a signal restores the terminal as well as q
+    assert terminal.exit_status() == "EXIT=130"
     terminal.assert_restored()
+    assert "*** Summary" in terminal.wait_text("EXIT=130")
 
 
 def test_ttyui_status_lines_and_password_prompt(sandbox, imap_account, terminal) -> None:
@@ -275,7 +277,9 @@ def test_quiet_silent_when_clean_and_speaks_on_failure(sandbox, imap_account) ->
     failing = sandbox.run(ui="quiet", expect=1)
     assert failing.out == ""
     errors = [line for line in failing.err.splitlines() if line.startswith("ERROR")]
-    assert errors and "Test" in failing.err and "Traceback" not in failing.err, failing.err
+    assert len(errors) == 1 and "account Test" in errors[0] and "refused" in errors[0], errors
+    assert "Traceback" not in failing.err
+    assert SUMMARY.search(failing.err).group(7) == "1" and "(FAILED)" in failing.err
     assert "not-the-password" not in failing.err
 
 
@@ -328,3 +332,19 @@ def test_summary_counts_every_kind_of_change(sandbox, imap_account, ui) -> None:
     second = sandbox.run(ui=ui)
     assert second.out.rstrip().splitlines()[-2] == "*** Summary", second.out
     assert SUMMARY.search(second.out).groups() == ("0", "1", "1", "1", "1", "0", "0"), second.out
+
+
+def test_blinkenlights_password_prompt_then_sync(sandbox, imap_account, terminal) -> None:
+    imap_account.seed("INBOX", messages(5))
+    sandbox.write_config(remote_section(imap_account, password=False),
+                         account="autorefresh = 10\n")
+    terminal.start("blinkenlights")
+    terminal.wait_text(f"Enter password for user '{imap_account.user}':")
+    terminal.keys(imap_account.password, "Enter")
+    screen = terminal.wait_for(lambda s: "5 to local" in s and "last sync took" in s,
+                               "the sync after the prompt")
+    assert "q: quit" in screen and imap_account.password not in screen
+    assert local_count(sandbox) == 5
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
+    terminal.assert_restored()
