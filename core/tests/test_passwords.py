@@ -81,9 +81,9 @@ def _netrc(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def _request(text: str, *, user: str | None = "me", host: str | None = "imap.example.org"
-             ) -> PasswordRequest:
-    config = Config.from_string("[Repository r]\n" + text)
+def _request(text: str, *, user: str | None = "me", host: str | None = "imap.example.org",
+             general: str = "") -> PasswordRequest:
+    config = Config.from_string(f"[general]\n{general}\n[Repository r]\n" + text)
     return PasswordRequest(repository="r", section=config.section("Repository r"), user=user,
                            host=host, port=993)
 
@@ -283,3 +283,31 @@ def test_no_password_anywhere_is_one_line(home: Path) -> None:
     assert message.startswith("[Repository r] no password: set remotepass, remotepassfile or "
                               "remotepasseval")
     assert "~/.netrc" in message and "keyring" in message and "\n" not in message
+
+
+def test_ignore_keyring_skips_it(home: Path) -> None:
+    backend = MemoryKeyring({("imap.example.org", "me"): "from-keyring"})
+    keyring.set_keyring(backend)
+    request = _request("", general="ignore-keyring = yes\n")
+    assert passwords.offlineimap_get_password(request) is None
+    assert backend.asked == []
+
+
+def test_update_keyring_keeps_the_typed_password(home: Path) -> None:
+    class Stored(MemoryKeyring):
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.secrets[(service, username)] = password
+
+    class Prompting:
+        @staticmethod
+        @hookimpl
+        def offlineimap_prompt_password(request: PasswordRequest) -> str:
+            return "typed"
+
+    backend = Stored({})
+    keyring.set_keyring(backend)
+    host = _host(Prompting)
+    assert resolve_password(host.hook, _request("", general="update-keyring = yes\n")) == "typed"
+    assert backend.secrets == {("imap.example.org", "me"): "typed"}
+    assert resolve_password(host.hook, _request("")) == "typed"  # now from the keyring
+    assert backend.asked[-1] == ("imap.example.org", "me")

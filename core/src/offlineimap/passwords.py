@@ -63,7 +63,7 @@ def offlineimap_get_password(request: PasswordRequest) -> str | None:
         entry = netrc_entry(request.host, request.user)
         if entry is not None:
             return entry[1]
-        if request.user:
+        if request.user and not section.config.general.get_bool("ignore-keyring", False):
             return keyring_password(request.host, request.user)
     return None
 
@@ -172,6 +172,20 @@ def keyring_password(host: str, user: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def store_in_keyring(host: str, user: str, password: str) -> bool:
+    """``--update-keyring``: keep a password typed at the prompt in the system keyring.
+
+    Returns whether it was stored; a missing or unusable keyring is not an error."""
+    backend = _usable_keyring()
+    if backend is None:
+        return False
+    try:
+        backend.set_password(host, user, password)
+    except Exception:
+        return False
+    return True
+
+
 def _usable_keyring() -> Any:
     """The active keyring backend if it can answer without a person, else ``None``."""
     try:
@@ -200,6 +214,9 @@ def resolve_password(hook: pluggy.HookRelay, request: PasswordRequest) -> str:
     password = hook.offlineimap_get_password(request=request)
     if password is None:
         password = hook.offlineimap_prompt_password(request=request)
+        if (password is not None and request.host and request.user
+                and request.section.config.general.get_bool("update-keyring", False)):
+            store_in_keyring(request.host, request.user, password)
     if password is None:
         raise AuthenticationError(
             f"[Repository {request.repository}] no password: set remotepass, remotepassfile or "
