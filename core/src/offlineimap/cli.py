@@ -125,17 +125,13 @@ def maintenance(options: Options, config: Config, host: PluginHost, accounts: li
                           "name it with -a ACCOUNT")
     assert options.delete_folder is not None
     remote = Account(accounts[0], config, host, events, account_options).remote
-    delete = getattr(remote, "delete_folder", None)
-    if delete is None:
-        raise OfflineImapError(f"--delete-folder: the repository {remote.name} "
-                               f"({type(remote).__name__}) cannot delete folders")
     if options.dry_run:
         events.info(f"[dry-run] would delete folder {options.delete_folder!r} on "
                     f"{remote.name}", accounts[0])
         return ExitCode.OK
     remote.connect()
     try:
-        delete(options.delete_folder)
+        remote.delete_folder(options.delete_folder)
     finally:
         remote.close()
     events.info(f"folder {options.delete_folder!r} deleted on {remote.name}", accounts[0])

@@ -242,6 +242,14 @@ class Repository(abc.ABC):
         """
         return None
 
+    def delete_folder(self, name: str) -> None:
+        """Delete folder ``name`` and its messages (``--delete-folder``). Called only on an
+        explicit request; the sync itself never deletes folders. Default: not supported."""
+        from offlineimap.errors import FolderError
+
+        raise FolderError(f"the repository {self.name} ({type(self).__name__}) cannot delete "
+                          "folders")
+
     def info(self) -> dict[str, Any]:
         """Facts shown by ``offlineimap --info``: server greeting, capabilities and the like."""
         return {}
