@@ -9,17 +9,19 @@ in parallel. The password is asked once per repository and kept for the pool's c
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConfigError, FolderError
 from offlineimap.passwords import PasswordRequest
 from offlineimap.repository import IdleHandle, Repository, RepositoryContext
 
-from offlineimap_imap.connection import Connection, open_connection
 from offlineimap_imap.folder import IMAPFolder
 from offlineimap_imap.pool import ConnectionPool
 from offlineimap_imap.protocol import guard
 from offlineimap_imap.settings import read_settings
+
+if TYPE_CHECKING:
+    from offlineimap_imap.connection import Connection
 
 #: Mailbox attributes of names that are not mailboxes (RFC 3501, RFC 5258).
 _NOT_SELECTABLE = {b"\\NOSELECT", b"\\NONEXISTENT"}
@@ -66,6 +68,8 @@ class IMAPRepository(Repository):
         return (self._password,) if self._password else ()
 
     def _open_connection(self) -> Connection:
+        from offlineimap_imap.connection import open_connection  # ssl and imapclient: lazily
+
         return open_connection(
             self.settings, password=self._get_password, events=self.ctx.events,
             account=self.ctx.account, debug="imap" in self.ctx.debug, secrets=self._secrets)
