@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -45,8 +46,8 @@ def messages(count: int, start: int = 0, size: int = 3000) -> list[bytes]:
     return [make_message(f"ui message {n}", size=size + n) for n in range(start, start + count)]
 
 
-def local_count(sandbox, folder: str = "INBOX") -> int:
-    return len(sandbox.local_files(folder))
+def local_count(sandbox, folder: str = "INBOX", root: Path | None = None) -> int:
+    return len(sandbox.local_files(folder, root))
 
 
 def until(condition: Callable[[], object], what: str, timeout: float = 15) -> None:
@@ -348,3 +349,35 @@ def test_blinkenlights_password_prompt_then_sync(sandbox, imap_account, terminal
     terminal.keys("q")
     assert terminal.exit_status() == "EXIT=0"
     terminal.assert_restored()
+
+
+def test_digit_n_syncs_account_n_only(sandbox, imap_account, dovecot_server, terminal) -> None:
+    other = dovecot_server.new_account()
+    for account in (imap_account, other):
+        account.seed("INBOX", messages(2))
+    sandbox.write_config(
+        remote_section(imap_account), account="autorefresh = 10\n",
+        extra=(f"[Account Other]\nlocalrepository = LocalOther\nremoterepository = RemoteOther\n"
+               f"autorefresh = 10\n[Repository LocalOther]\ntype = Maildir\n"
+               f"localfolders = {sandbox.root / 'Other'}\n"
+               f"[Repository RemoteOther]\n{remote_section(other)}"))
+    terminal.start("blinkenlights", "-k", "accounts=Test,Other", "-k", "maxsyncaccounts=2")
+    terminal.wait_for(lambda s: s.count("2 to local") == 2 and s.count("last sync took") == 2,
+                      "both accounts' first syncs")
+    screen = terminal.screen()
+    assert re.search(r"^1: \[.*\] Test ", screen, re.M) and re.search(r"^2: \[.*\] Other ",
+                                                                        screen, re.M)
+    for account in (imap_account, other):
+        account.seed("INBOX", messages(1, start=10))
+    terminal.keys("2")
+    until(lambda: local_count(sandbox, root=sandbox.root / "Other") == 3, "Other's new mail")
+    rows = terminal.wait_for(lambda s: re.search(r"^2: .* 1 to local.*last sync took", s, re.M),
+                             "the end of Other's sync")
+    assert "sync now: Other" in rows
+    test_row = next(line for line in rows.splitlines() if line.startswith("1: ["))
+    assert "2 to local" in test_row and "last sync took" in test_row  # account 1 slept on
+    assert local_count(sandbox) == 2
+    terminal.keys("1")
+    until(lambda: local_count(sandbox) == 3, "Test's new mail", timeout=5)
+    terminal.keys("q")
+    assert terminal.exit_status() == "EXIT=0"
