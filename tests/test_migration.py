@@ -313,18 +313,17 @@ def test_mbnames_prune_removes_accounts_no_longer_configured(sandbox) -> None:
     assert mailboxes.read_text() == "mailboxes +Test/INBOX\n"
 
 
-def test_delete_folder_needs_one_account_and_a_driver_that_can(sandbox, imap_account) -> None:
+def test_delete_folder_needs_one_account_and_deletes_on_the_server(sandbox, imap_account) -> None:
     sandbox.write_config(_remote(imap_account, ssl=False),
                          extra="[Account Other]\nlocalrepository = Local\n"
                                "remoterepository = Remote\n")
     two = sandbox.run("--delete-folder", "Work", "-a", "Test,Other", expect=3)
     assert "--delete-folder needs exactly one account, not 2" in two.err
     imap_account.seed("Work", [])
-    one = sandbox.run("--delete-folder", "Work", "-a", "Test", expect=None)
-    if one.code == 0:  # the IMAP driver deletes folders
-        assert "Work" not in imap_account.folders()
-    else:
-        assert "cannot delete folders" in one.err and "Work" in imap_account.folders()
+    dry = sandbox.run("--delete-folder", "Work", "-a", "Test", "--dry-run")
+    assert "would delete folder 'Work'" in dry.text and "Work" in imap_account.folders()
+    sandbox.run("--delete-folder", "Work", "-a", "Test")
+    assert "Work" not in imap_account.folders()
 
 
 def test_keyring_options_become_general_options() -> None:

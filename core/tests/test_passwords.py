@@ -311,3 +311,9 @@ def test_update_keyring_keeps_the_typed_password(home: Path) -> None:
     assert backend.secrets == {("imap.example.org", "me"): "typed"}
     assert resolve_password(host.hook, _request("")) == "typed"  # now from the keyring
     assert backend.asked[-1] == ("imap.example.org", "me")
+
+
+def test_eval_results_in_bytes_are_text(home: Path) -> None:
+    assert passwords.offlineimap_get_password(
+        _request("remotepasseval = b'secret'\n")) == "secret"
+    assert passwords.resolve_user(_request("remoteusereval = b'me'\n").section) == "me"

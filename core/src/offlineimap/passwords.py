@@ -68,11 +68,16 @@ def offlineimap_get_password(request: PasswordRequest) -> str | None:
     return None
 
 
+def _text(value: object) -> str:
+    """An ``*eval`` result as text: helpers written for Python 2 keyrings often return bytes."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 def _from_config(section: Section) -> str | None:
     if section.has("remotepasseval"):
         value = section.get_eval("remotepasseval")
         if value is not None:
-            return str(value)
+            return _text(value)
     if section.has("remotepass"):
         return section.get("remotepass")
     if section.has("remotepassfile"):
@@ -96,7 +101,7 @@ def resolve_user(section: Section, host: str | None = None) -> str | None:
     if section.has("remoteusereval"):
         value = section.get_eval("remoteusereval")
         if value is not None:
-            return str(value)
+            return _text(value)
     if section.has("remoteuser"):
         return section.get("remoteuser")
     host = host or section.get_or_eval("remotehost", None)

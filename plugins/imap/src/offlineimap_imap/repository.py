@@ -146,6 +146,18 @@ class IMAPRepository(Repository):
         finally:
             self.pool.release(connection)
 
+    def delete_folder(self, name: str) -> None:
+        """``--delete-folder``: IMAP DELETE of the folder and every message in it."""
+        if self.readonly:
+            raise FolderError(f"[Repository {self.name}] cannot delete folder {name}: "
+                              "the repository is readonly")
+        connection = self.pool.acquire()
+        try:
+            with guard(connection, f"[Repository {self.name}] DELETE {name}"):
+                connection.client.delete_folder(name)
+        finally:
+            self.pool.release(connection)
+
     def idle_connection(self, folder: str) -> IdleHandle:
         """IDLE on ``folder`` over a connection outside the pool (:mod:`offlineimap_imap.idle`)."""
         from offlineimap_imap.idle import open_idle

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from offlineimap.config import Config, Section
 from offlineimap.errors import ConfigError
+from offlineimap.passwords import resolve_user
 
 #: OfflineIMAP's mechanisms, strongest first; also its default order.
 AUTH_MECHANISMS = ("GSSAPI", "XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN")
@@ -153,6 +154,6 @@ def read_settings(name: str, section: Section, config: Config) -> ServerSettings
         client_cert=_existing_file(section, "sslclientcert"),
         client_key=_existing_file(section, "sslclientkey"),
         min_tls=_min_tls(section), auth_mechanisms=_mechanisms(section),
-        user=_text(section, "remoteuser"), identity=_text(section, "remote_identity"),
+        user=resolve_user(section, host), identity=_text(section, "remote_identity"),
         timeout=timeout if timeout and timeout > 0 else None, section=section,
     )
