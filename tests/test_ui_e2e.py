@@ -58,6 +58,22 @@ def until(condition: Callable[[], object], what: str, timeout: float = 15) -> No
         time.sleep(0.05)
 
 
+def account_row(screen: str, number: int) -> str:
+    """Account ``number``'s row with its totals, which a narrow screen wraps onto indented
+    lines below it, joined back into one line ("" while the row is not on screen)."""
+    lines = screen.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{number}: [")), None)
+    if start is None:
+        return ""
+    wrapped = []
+    for line in lines[start + 1:]:
+        if not re.match(r"   \S", line):
+            break
+        wrapped.append(line.strip())
+    row = lines[start].rstrip()
+    return f"{row}  {' '.join(wrapped)}" if wrapped else row
+
+
 class Terminal:
     """``offlineimap`` in a tmux window of its own; records exit status and terminal modes."""
 
@@ -150,18 +166,18 @@ def test_blinkenlights_real_sync_progress_sync_now_and_quit(sandbox, imap_accoun
     done, total, _ = PROGRESS.search(screen).groups()
     assert total == "800" and int(done) < 800
     assert "q: quit" in screen and "Copy message UID" in screen  # title bar and log pane
-    row = next(line for line in screen.splitlines() if line.startswith("1: ["))
-    assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+ ", row), row
+    row = account_row(screen, 1)
+    assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+  \d+ to local", row), row
     colours = terminal.screen(escapes=True)
     assert re.search(r"\x1b\[7m(?:\x1b\[[0-9;]*m)*[CAFLScd]", colours), "no lit cell"
     # the sync ends, the account sleeps: countdown and the account's summary on its row
     asleep = terminal.wait_for(lambda s: "803 to local" in s and " z " in s, "the sleep")
     assert local_count(sandbox) == 800 and local_count(sandbox, "Archive") == 3
     assert "*** Finished account 'Test'" in asleep
-    row = next(line for line in asleep.splitlines() if line.startswith("1: ["))
+    row = account_row(asleep, 1)
     assert re.fullmatch(r"1: \[ *[5-9]:\d\d\] Test +[z.]+  803 to local, 0 to remote "
                         r"\([\d.]+ MiB\), 0 deleted, 0 flags, 0 errors; last sync took \d+:\d\d",
-                        row.rstrip()), row  # countdown from 10:00, the account's summary
+                        row), row  # countdown from 10:00, the account's summary
     # new mail while it sleeps; '1' syncs it now
     imap_account.seed("INBOX", messages(1, start=1000))
     started = time.monotonic()
@@ -179,7 +195,7 @@ def test_blinkenlights_real_sync_progress_sync_now_and_quit(sandbox, imap_accoun
     assert summary and summary.groups() == ("804", "0", "0", "0", "0", "0", "0"), after
 
 
-def test_blinkenlights_quit_mid_sync_finishes_the_folder(sandbox, imap_account,
+def test_blinkenlights_quit_mid_sync_leaves_a_consistent_state(sandbox, imap_account,
                                                          terminal) -> None:
     imap_account.seed("INBOX", messages(1500))
     sandbox.write_config(remote_section(imap_account), account="autorefresh = 10\n")
@@ -203,13 +219,17 @@ def test_blinkenlights_without_colour_resized_and_terminated(sandbox, imap_accou
     terminal.start("blinkenlights", term="vt100", width=100, height=30)
     screen = terminal.wait_for(PROGRESS.search, "progress on a vt100")
     assert not COLOUR.search(terminal.screen(escapes=True))
-    row = next(line for line in screen.splitlines() if line.startswith("1: ["))
-    assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+  ", row), row
+    row = account_row(screen, 1)
+    assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+  \d+ to local", row), row
     terminal.tmux("resize-window", "-t", "t", "-x", "70", "-y", "20")
     resized = terminal.wait_for(lambda s: len(s.splitlines()) == 20 and "q: quit" in s
                                 and "Test" in s, "the resized screen")
     assert max(len(line) for line in resized.splitlines()) <= 70, resized
-    terminal.wait_for(lambda s: "600 to local" in s, "the end of the sync at 70 columns")
+    narrow = terminal.wait_for(lambda s: "last sync took" in s, "the end of the sync")
+    assert max(len(line) for line in narrow.splitlines()) <= 70, narrow
+    assert re.fullmatch(r"1: \[ *\d+:\d\d\] Test +[z.]+  600 to local, 0 to remote "
+                        r"\([\d.]+ MiB\), 0 deleted, 0 flags, 0 errors; last sync took \d+:\d\d",
+                        account_row(narrow, 1)), narrow  # wrapped, not cut off
     os.kill(terminal.pid, signal.SIGTERM)  # a signal restores the terminal as well as q
     assert terminal.exit_status() == "EXIT=130"
     terminal.assert_restored()
@@ -362,7 +382,8 @@ def test_digit_n_syncs_account_n_only(sandbox, imap_account, dovecot_server, ter
                f"localfolders = {sandbox.root / 'Other'}\n"
                f"[Repository RemoteOther]\n{remote_section(other)}"))
     terminal.start("blinkenlights", "-k", "accounts=Test,Other", "-k", "maxsyncaccounts=2")
-    terminal.wait_for(lambda s: s.count("2 to local") == 2 and s.count("last sync took") == 2,
+    terminal.wait_for(lambda s: all("2 to local" in account_row(s, n) and "last sync took" in
+                                    account_row(s, n) for n in (1, 2)),
                       "both accounts' first syncs")
     screen = terminal.screen()
     assert re.search(r"^1: \[.*\] Test ", screen, re.M) and re.search(r"^2: \[.*\] Other ",
@@ -371,10 +392,10 @@ def test_digit_n_syncs_account_n_only(sandbox, imap_account, dovecot_server, ter
         account.seed("INBOX", messages(1, start=10))
     terminal.keys("2")
     until(lambda: local_count(sandbox, root=sandbox.root / "Other") == 3, "Other's new mail")
-    rows = terminal.wait_for(lambda s: re.search(r"^2: .* 1 to local.*last sync took", s, re.M),
-                             "the end of Other's sync")
+    rows = terminal.wait_for(lambda s: re.search(r" 1 to local.*last sync took",
+                                                 account_row(s, 2)), "the end of Other's sync")
     assert "sync now: Other" in rows
-    test_row = next(line for line in rows.splitlines() if line.startswith("1: ["))
+    test_row = account_row(rows, 1)
     assert "2 to local" in test_row and "last sync took" in test_row  # account 1 slept on
     assert local_count(sandbox) == 2
     terminal.keys("1")

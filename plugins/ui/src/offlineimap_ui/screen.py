@@ -9,11 +9,13 @@ progress bar), a rule, and the log pane filling the rest, newest line at the bot
 from __future__ import annotations
 
 import curses
+import textwrap
 
 from offlineimap_ui.board import Activity, Snapshot
 
 NAME_WIDTH = 12
 KEYS = "q: quit   1-9: sync account now"
+TOTALS_INDENT = 3  #: wrapped account totals start here, under the status box
 
 # colour name -> (256-colour terminal, 8/16-colour terminal, attribute added on 8 colours)
 _PALETTE: dict[str, tuple[int, int, int]] = {
@@ -112,8 +114,7 @@ class Screen:
                 if (light.account if light.account in names else None) == key:
                     x = self._put(y, x, light.activity.letter,
                                   self.palette.light(light.activity, snap.now))
-            self._put(y, x, f"  {totals}" if totals else "")
-            y += 1
+            y = self._totals(y, x, width, totals) + 1
         for progress in snap.folders:
             if y >= height - 2:
                 break
@@ -128,6 +129,18 @@ class Screen:
             self._put(log_top + offset, 0, text, self.palette.text(colour))
         self.stdscr.noutrefresh()
         curses.doupdate()
+
+    def _totals(self, y: int, x: int, width: int, totals: str) -> int:
+        """The account's totals after its lights, or wrapped on indented lines below when the
+        terminal is too narrow, so the account summary is never cut off; returns the last
+        line used."""
+        if len(totals) + 2 <= width - 1 - x:
+            self._put(y, x, f"  {totals}")
+            return y
+        for part in textwrap.wrap(totals, max(10, width - 1 - TOTALS_INDENT)):
+            y += 1
+            self._put(y, TOTALS_INDENT, part)
+        return y
 
     def _title_bar(self, width: int, notice: str) -> str:
         """Title, the answer to the last key, the keys: on a narrow terminal the title gives
