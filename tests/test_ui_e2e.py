@@ -30,7 +30,9 @@ SUMMARY = re.compile(
     r"Test: (\d+) copied to local, (\d+) copied to remote; (\d+) deleted locally, "
     r"(\d+) deleted remotely; flags changed on (\d+) local, (\d+) remote; (\d+) errors?; "
     r"\d+:\d\d")
-MACHINE_LINE = re.compile(r"(msg|warn|error|debug):([a-z]*):([^:\s]*):([^:\s]*)")
+#: percent-encoded fields: nothing but unreserved characters and %XX (so no ':', no '+')
+MACHINE_LINE = re.compile(r"(msg|warn|error|debug):([a-z]*):((?:[\w.~-]|%[0-9A-F]{2})*):"
+                          r"((?:[\w.~-]|%[0-9A-F]{2})*)", re.ASCII)
 
 
 def remote_section(account, *, password: bool = True, wrong: bool = False) -> str:
@@ -256,6 +258,18 @@ def test_ttyui_status_lines_and_password_prompt(sandbox, imap_account, terminal)
     assert SUMMARY.search(terminal.wait_text("EXIT=0")).groups()[:2] == ("5", "0")
 
 
+def parse_machine(out: str) -> list[tuple[str, str, str, str]]:
+    """Every stdout line as (severity, command, thread, message), decoded; the protocol first."""
+    parsed = []
+    for line in out.splitlines():
+        match = MACHINE_LINE.fullmatch(line)
+        assert match, f"unparseable MachineUI line: {line!r}"
+        severity, command, thread, message = match.groups()
+        parsed.append((severity, command, unquote(thread), unquote(message)))
+    assert parsed[0][:2] == ("msg", "protocol") and parsed[0][3] == "7.2.0"
+    return parsed
+
+
 def test_machineui_every_line_parses(sandbox, imap_account) -> None:
     uids = imap_account.seed("INBOX", messages(4))
     imap_account.seed("Work: notes", messages(2, start=10))  # a colon and a space to encode
@@ -265,14 +279,7 @@ def test_machineui_every_line_parses(sandbox, imap_account) -> None:
     imap_account.delete("INBOX", [uids[3]])
     sandbox.deliver("INBOX", messages(1, start=20)[0], flags="S")
     run = sandbox.run(ui="machineui")
-    lines = run.out.splitlines()
-    parsed = []
-    for line in lines:
-        match = MACHINE_LINE.fullmatch(line)
-        assert match, f"unparseable MachineUI line: {line!r}"
-        severity, command, thread, message = match.groups()
-        parsed.append((severity, command, unquote(thread), unquote(message)))
-    assert parsed[0][:2] == ("msg", "protocol") and parsed[0][3] == "7.2.0"
+    parsed = parse_machine(run.out)
     assert parsed[1][1] == "initbanner" and parsed[1][3].startswith("OfflineIMAP")
     commands = [command for _, command, _, _ in parsed]
     assert commands.count("copyingmessage") == 1  # the local message, to the server
@@ -286,6 +293,10 @@ def test_machineui_every_line_parses(sandbox, imap_account) -> None:
                for _, c, _, m in parsed)
     assert parsed[-1][1:2] == ("terminate",) and parsed[-1][3] == "0\n\n"
     assert run.err == ""
+    # debug lines (multi-line protocol traces among them) are MachineUI lines too
+    traced = parse_machine(sandbox.run("-d", "imap,maildir", ui="machineui").out)
+    debug = [message for severity, _, _, message in traced if severity == "debug"]
+    assert len(debug) > 10 and any("[imap]" in message for message in debug)
 
 
 def test_quiet_silent_when_clean_and_speaks_on_failure(sandbox, imap_account) -> None:
