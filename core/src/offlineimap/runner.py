@@ -143,8 +143,10 @@ class Controller:
         self.notify(lambda: self.woken.add(account))
 
     def quit(self) -> None:
-        """The user asked to quit: stop as for SIGTERM, but the run's status stays 0."""
-        self.user_quit = True
+        """The user asked to quit: stop as for SIGTERM, but the run's status stays 0 (unless a
+        signal had already interrupted the run)."""
+        if not self.stop.is_set():
+            self.user_quit = True
         self.request_stop()
 
     def _next_generation(self) -> None:
