@@ -12,7 +12,8 @@ pytestmark = pytest.mark.dovecot
 def remote_section(account, *, ssl: bool = False, extra: str = "") -> str:
     server = account.server
     port = server.ssl_port if ssl else server.port
-    tls = f"ssl = yes\nsslcacertfile = {server.ca_cert}" if ssl else "ssl = no\nstarttls = no"
+    tls = (f"ssl = yes\nsslcacertfile = {server.ca_cert}" if ssl
+           else "ssl = no\nstarttls = no\nallow_plaintext_login = yes")
     return (f"type = IMAP\nremotehost = {server.host}\nremoteport = {port}\n"
             f"remoteuser = {account.user}\nremotepass = {account.password}\n{tls}\n{extra}")
 
@@ -164,7 +165,7 @@ def test_password_from_file_and_netrc(sandbox, imap_account, make_messages) -> N
     imap_account.seed("INBOX", make_messages(1))
     server = imap_account.server
     base = (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
-            f"starttls = no\nremoteuser = {imap_account.user}\n")
+            f"starttls = no\nallow_plaintext_login = yes\nremoteuser = {imap_account.user}\n")
     secret = sandbox.root / "secret"
     secret.write_text(imap_account.password + "\n")
     sandbox.write_config(base + f"remotepassfile = {secret}\n")
@@ -188,7 +189,7 @@ def test_imap_to_imap_with_uid_mapping(sandbox, imap_account, dovecot_server,
     imap_account.seed("Work", make_messages(3, start=10))
     server = target.server
     local = (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\n"
-             f"ssl = no\nstarttls = no\nremoteuser = {target.user}\n"
+             f"ssl = no\nstarttls = no\nallow_plaintext_login = yes\nremoteuser = {target.user}\n"
              f"remotepass = {target.password}\n")
     sandbox.write_config(
         remote_section(imap_account, extra="nametrans = lambda f: 'INBOX.' + f\n"),
@@ -255,3 +256,31 @@ def test_server_recreating_a_folder_is_recovered_without_duplicates(
     names = sorted(p.name for p in sandbox.local_files("Work"))
     sandbox.run()
     assert sorted(p.name for p in sandbox.local_files("Work")) == names
+
+
+def test_unchanged_folders_are_not_even_selected(sandbox, imap_account, make_messages) -> None:
+    """CONDSTORE + LIST-STATUS: a routine resync costs per folder, not per message, and a flag
+    changed on the server or in the Maildir is still caught."""
+    for folder in ("INBOX", "Lists", "Archive"):
+        imap_account.seed(folder, make_messages(20, start=len(folder) * 100))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    log = sandbox.root / "debug.log"
+
+    def selects() -> list[str]:
+        log.unlink(missing_ok=True)
+        sandbox.run("-d", "imap", "-l", str(log))
+        return [line for line in log.read_text().splitlines() if " SELECT " in line]
+
+    assert selects() == []
+    uid = min(imap_account.messages("Lists"))
+    imap_account.set_flags("Lists", [uid], ["\\Flagged"])
+    selected = selects()
+    assert len(selected) == 1 and "Lists" in selected[0]
+    assert sorted(f for f, _ in sandbox.local_messages("Lists")).count("F") == 1
+    (path, *_rest) = sandbox.local_files("Archive")
+    path.rename(path.parent.parent / "cur" / (path.name.split(":2,")[0] + ":2,S"))
+    selected = selects()
+    assert len(selected) == 1 and "Archive" in selected[0]
+    assert "\\Seen" in imap_account.messages("Archive")[
+        int(path.name.split(",U=")[1].split(",")[0])][0]

@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from offlineimap.quick import META_KEY, QuickGate, QuickSchedule, remote_fingerprint
 from offlineimap.repository import Folder, FolderState, MessageInfo
-from offlineimap.status import StatusFolder, StatusRecord
-
-
-class MemoryStatus(StatusFolder):
-    def __init__(self, records: dict[int, StatusRecord]) -> None:
-        self._records = records
-        self._meta: dict[str, str] = {}
-
-    def records(self) -> dict[int, StatusRecord]:
-        return dict(self._records)
-
-    def put(self, records: Mapping[int, StatusRecord]) -> None:
-        self._records.update(records)
-
-    def remove(self, uids: Iterable[int]) -> None:
-        for uid in uids:
-            self._records.pop(uid, None)
-
-    def meta(self) -> dict[str, str]:
-        return dict(self._meta)
-
-    def set_meta(self, values: Mapping[str, str]) -> None:
-        self._meta.update(values)
+from offlineimap.status import MemoryStatusFolder, StatusRecord
 
 
 class ListingOnly(Folder):
@@ -50,10 +26,11 @@ class ListingOnly(Folder):
 STATE = FolderState(uidvalidity=7, uidnext=11, exists=3, highestmodseq=40)
 
 
-def synced() -> tuple[MemoryStatus, ListingOnly]:
-    status = MemoryStatus({1: StatusRecord(frozenset("S")), 2: StatusRecord(frozenset())})
+def synced() -> tuple[MemoryStatusFolder, ListingOnly]:
+    status = MemoryStatusFolder()
+    status.put({1: StatusRecord(frozenset("S")), 2: StatusRecord(frozenset())})
     local = ListingOnly({1: MessageInfo(frozenset("S")), 2: MessageInfo(frozenset())})
-    QuickGate(status, STATE).record()
+    QuickGate(status, STATE).record(None)
     return status, local
 
 
@@ -88,11 +65,29 @@ def test_local_new_deleted_and_reflagged_messages_mean_a_sync() -> None:
 
 
 def test_without_a_recorded_or_usable_state_nothing_is_skipped() -> None:
-    status = MemoryStatus({})
+    status = MemoryStatusFolder()
     local = ListingOnly({})
     assert not QuickGate(status, STATE).unchanged(local)
     assert remote_fingerprint(FolderState(uidvalidity=7)) is None
     gate = QuickGate(status, FolderState(uidvalidity=7))
-    gate.record()
+    gate.record(None)
     assert META_KEY not in status.meta()
     assert not gate.unchanged(local)
+
+
+def test_a_matching_local_token_skips_the_listing() -> None:
+    status, _local = synced()
+    QuickGate(status, STATE).record("maildir:1:2")
+    nothing = ListingOnly({})  # would look changed if it were listed
+    assert QuickGate(status, STATE, local_token="maildir:1:2").unchanged(nothing)
+    assert not QuickGate(status, STATE, local_token="maildir:1:3").unchanged(nothing)
+    assert not QuickGate(status, STATE, local_token=None).unchanged(nothing)
+
+
+def test_exactness_and_listing_age() -> None:
+    status, _local = synced()
+    gate = QuickGate(status, STATE)
+    assert gate.exact and gate.listed_within(60)
+    assert not QuickGate(status, FolderState(uidvalidity=7, uidnext=11, exists=3)).exact
+    status.set_meta({"full_listing_time": "0"})
+    assert not QuickGate(status, STATE).listed_within(3600)

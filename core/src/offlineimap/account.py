@@ -93,6 +93,8 @@ class Account:
         self.remote = self._repository("remoterepository", "remote")
         self.local = self._repository("localrepository", "local")
         self.status_backend = self._status_backend()
+        #: remote folder states from one LIST-STATUS, when the server offers it
+        self._remote_states: dict[str, FolderState] = {}
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -158,6 +160,7 @@ class Account:
                 totals.errors += 1
             if not self.options.dry_run:
                 self._create_folders(folder_map.pairs)
+            self._remote_states = self.remote.folder_states() or {}
             workers = 1 if self.options.single_connection else max(
                 1, min(self.remote.max_connections, self.local.max_connections))
             lock = threading.Lock()
@@ -258,14 +261,19 @@ class Account:
 
     def _run_pair(self, pair: FolderPair, quick: bool) -> FolderStats:
         with contextlib.ExitStack() as stack:
-            remote = stack.enter_context(self.remote.open_folder(pair.remote))
             local = stack.enter_context(self.local.open_folder(pair.local))
             if local.assigns_uids:
                 local = MappedFolder(local, self.local.ctx.repository_metadata_dir
                                      / "UIDMapping" / status_file_name(local.name),
                                      fsync=self.fsync)
-            states = {REMOTE: remote.state(), LOCAL: local.state()}
             status = stack.enter_context(self._open_status(pair.status))
+            listed_state = self._remote_states.get(pair.remote)
+            if listed_state is not None and self._may_skip(
+                    QuickGate(status, listed_state, local_token=local.change_token()), quick,
+                    pair, local):
+                return FolderStats(skipped=True)
+            remote = stack.enter_context(self.remote.open_folder(pair.remote))
+            states = {REMOTE: remote.state(), LOCAL: local.state()}
             try:
                 self._check_validity(self.remote, remote, states[REMOTE], pair)
             except UIDValidityError as exc:
@@ -273,10 +281,8 @@ class Account:
                     raise
                 self._revalidate(remote, local, status, states[REMOTE], exc)
             self._check_validity(self.local, local, states[LOCAL], pair)
-            gate = QuickGate(status, states[REMOTE])
-            if quick and gate.unchanged(local):
-                self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since "
-                                  "the last sync, skipped (quick sync)")
+            gate = QuickGate(status, states[REMOTE], local_token=local.change_token())
+            if listed_state is None and self._may_skip(gate, quick, pair, local):
                 return FolderStats(skipped=True)
             journal = UploadJournal(
                 self.account_dir / "Journal" / status_file_name(pair.status), fsync=self.fsync)
@@ -293,8 +299,22 @@ class Account:
             )
             stats = sync.run(states)
             if not (self.options.dry_run or stats.errors or self._stopping()):
-                gate.record()
+                gate.record(local.change_token())
             return stats
+
+    def _may_skip(self, gate: QuickGate, quick: bool, pair: FolderPair, local: Folder) -> bool:
+        """Whether the pair can be left out: in a quick sync when the server's counters did
+        not move; in any sync when they include HIGHESTMODSEQ (CONDSTORE, which moves with every
+        flag change and expunge too) and the folder was fully listed within ``fullsync_every``
+        hours. Either way the local side must be unchanged as well."""
+        hours = self.section.get_float("fullsync_every", 24.0)
+        exact = gate.exact and hours > 0 and gate.listed_within(hours * 3600)
+        if not (quick or exact) or self.options.dry_run or not gate.unchanged(local):
+            return False
+        mode = "quick sync" if quick else "CONDSTORE: HIGHESTMODSEQ unchanged"
+        self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since the last sync, "
+                          f"skipped ({mode})")
+        return True
 
     def _set_status_aside(self, pair: FolderPair, exc: CorruptStatusError) -> None:
         """Keep a corrupt status cache for inspection and let the folder start afresh.

@@ -118,6 +118,8 @@ class Options:
                              (self.update_keyring, "update-keyring")):
             if flag:  # as OfflineIMAP 8.0.3 passes them on: [general] options
                 config.set("general", option, "True", where=f"--{option}")
+        if self.syslog:  # -s: every UI also copies its lines to syslog
+            config.set("general", "syslog", "True", where="-s")
         if self.once:
             parser.remove_option(parser.default_section, "autorefresh")
         for account in accounts:

@@ -22,11 +22,16 @@ listing and never misses a change.
 
 from __future__ import annotations
 
+import time
+
 from offlineimap.repository import Folder, FolderState
 from offlineimap.status import StatusFolder
 
-#: Status metadata key holding the remote state after the last clean sync.
+#: Status metadata keys: the remote state and the local change token after the last clean sync,
+#: and when that sync listed the folder.
 META_KEY = "quick_remote_state"
+LOCAL_KEY = "quick_local_token"
+LISTED_KEY = "full_listing_time"
 
 
 def remote_fingerprint(state: FolderState) -> str | None:
@@ -38,26 +43,45 @@ def remote_fingerprint(state: FolderState) -> str | None:
 
 
 class QuickGate:
-    """Decides whether one folder pair may be left out of a quick sync, and records states."""
+    """Decides whether one folder pair may be left out of a sync, and records states."""
 
-    def __init__(self, status: StatusFolder, remote_state: FolderState) -> None:
+    def __init__(self, status: StatusFolder, remote_state: FolderState, *,
+                 local_token: str | None = None) -> None:
         self.status = status
         self.fingerprint = remote_fingerprint(remote_state)
+        #: whether the remote state catches flag changes too (CONDSTORE's HIGHESTMODSEQ)
+        self.exact = remote_state.highestmodseq is not None
+        self.local_token = local_token
+        self._meta = status.meta()
+
+    def listed_within(self, seconds: float) -> bool:
+        """Whether the pair was last fully listed (synced) less than ``seconds`` ago."""
+        try:
+            return time.time() - float(self._meta.get(LISTED_KEY, "0")) < seconds
+        except ValueError:
+            return False
 
     def unchanged(self, local: Folder) -> bool:
-        """Whether neither side changed since the last clean sync (lists the local folder)."""
-        if self.fingerprint is None or self.status.meta().get(META_KEY) != self.fingerprint:
+        """Whether neither side changed since the last clean sync.
+
+        The local side is asked for its change token first (a Maildir: two ``stat`` calls);
+        only without a matching token is it listed and compared with the status."""
+        if self.fingerprint is None or self._meta.get(META_KEY) != self.fingerprint:
             return False
+        if self.local_token is not None and self._meta.get(LOCAL_KEY) == self.local_token:
+            return True
         records = self.status.records()
         listing = local.list_messages()
         if listing.keys() != records.keys():
             return False
         return all(info.flags == records[uid].flags for uid, info in listing.items())
 
-    def record(self) -> None:
-        """Remember the remote state: call only after a sync of the pair finished cleanly."""
+    def record(self, local_token: str | None) -> None:
+        """Remember both sides' states: call only after a sync of the pair finished cleanly,
+        with the local folder's change token taken after that sync."""
         if self.fingerprint is not None:
-            self.status.set_meta({META_KEY: self.fingerprint})
+            self.status.set_meta({META_KEY: self.fingerprint, LOCAL_KEY: local_token or "",
+                                  LISTED_KEY: str(time.time())})
 
 
 class QuickSchedule:

@@ -147,6 +147,16 @@ class Folder(abc.ABC):
     def delete_messages(self, uids: Sequence[int]) -> None:
         """Delete these messages (and only these); durable when this returns."""
 
+    def change_token(self) -> str | None:
+        """A cheap token that differs whenever the folder's messages or flags may have changed.
+
+        Asked by the account before listing, to leave a folder out of a sync when neither side
+        changed since its last clean sync. ``None`` (the default) means "cannot tell": the folder
+        is then listed. A token must never stay equal across a change: when in doubt, return
+        ``None``.
+        """
+        return None
+
     def change_uid(self, old_uid: int, new_uid: int) -> None:
         """Give a message the UID the other side assigned it (see the module docstring).
 
@@ -239,6 +249,15 @@ class Repository(abc.ABC):
         ignores ``idlefolders`` with a warning. Raises ``ConnectionFailed`` or
         ``AuthenticationError`` like :meth:`connect`; the caller retries with back-off.
         Called from a thread of its own, alongside syncs of the same repository.
+        """
+        return None
+
+    def folder_states(self) -> dict[str, FolderState] | None:
+        """Every folder's :class:`FolderState` at once, without opening the folders (IMAP's
+        LIST-STATUS), or ``None`` (the default) when that is not cheaper than opening each.
+
+        Called by the account once per sync, after :meth:`list_folders`. With CONDSTORE a state
+        includes ``highestmodseq``, which changes with every flag change and expunge.
         """
         return None
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConfigError, FolderError
 from offlineimap.passwords import PasswordRequest
-from offlineimap.repository import IdleHandle, Repository, RepositoryContext
+from offlineimap.repository import FolderState, IdleHandle, Repository, RepositoryContext
 
 from offlineimap_imap.folder import IMAPFolder
 from offlineimap_imap.pool import ConnectionPool
@@ -119,6 +119,20 @@ class IMAPRepository(Repository):
             if not {flag.upper() for flag in flags} & _NOT_SELECTABLE:
                 names.append(name.decode("utf-8", "replace") if isinstance(name, bytes) else name)
         return sorted(names)
+
+    def folder_states(self) -> dict[str, FolderState] | None:
+        """Every folder's state in one LIST-STATUS round trip, or ``None`` (see
+        :mod:`offlineimap_imap.liststatus`)."""
+        if self.subscribedonly:
+            return None
+        from offlineimap_imap.liststatus import folder_states
+
+        connection = self.pool.acquire()
+        try:
+            with guard(connection, f"[Repository {self.name}] LIST RETURN STATUS"):
+                return folder_states(connection, self.reference)
+        finally:
+            self.pool.release(connection)
 
     def included_folders(self) -> list[str]:
         """``folderincludes``: folders to sync even when the account's filter excludes them."""

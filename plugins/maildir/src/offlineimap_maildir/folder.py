@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, TypeVar
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from offlineimap_maildir.repository import MaildirRepository
 
 T = TypeVar("T")
+#: Seconds a directory must have been left alone before its mtime is trusted as a change token
+#: (file systems stamp with a coarse clock: two changes in one tick share an mtime).
+SETTLE = 1.0
 #: Where a message lives: ``("cur" or "new", file name)``.
 Location = tuple[str, str]
 #: Errors that concern the whole disk, not one message: stop storing instead of warning per file.
@@ -75,6 +79,22 @@ class MaildirFolder(Folder):
     def state(self) -> FolderState:
         """Maildir has no UIDVALIDITY: the UIDs in the names are the remote's."""
         return FolderState()
+
+    def change_token(self) -> str | None:
+        """The modification times of cur/ and new/: every message added, removed, or re-flagged
+        (a rename) changes one of them. A directory changed less than :data:`SETTLE` seconds ago
+        could change again within the same clock tick, so then the answer is "cannot tell"."""
+        stamps = []
+        now = time.time_ns()
+        for sub in ("cur", "new"):
+            try:
+                mtime = os.stat(self.path / sub).st_mtime_ns
+            except OSError:
+                return None
+            if now - mtime < SETTLE * 1_000_000_000:
+                return None
+            stamps.append(str(mtime))
+        return "maildir:" + ":".join(stamps)
 
     def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
         repository = self.repository
