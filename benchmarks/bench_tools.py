@@ -152,6 +152,7 @@ remoteuser = {server.user}
 remotepass = {server.password}
 ssl = no
 starttls = no
+allow_plaintext_login = yes
 maxconnections = {maxconnections}
 """
 

@@ -69,7 +69,8 @@ def config(sandbox, account, backend: str) -> None:
     server = account.server
     sandbox.write_config(
         f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
-        f"starttls = no\nremoteuser = {account.user}\nremotepass = {account.password}\n"
+        f"starttls = no\nallow_plaintext_login = yes\nremoteuser = {account.user}\n"
+        f"remotepass = {account.password}\n"
         "maxconnections = 2\n",
         account=f"status_backend = {backend}\n", general="fsync = yes\n")
 
@@ -130,7 +131,8 @@ def test_kill_during_imap_to_imap(sandbox, imap_account, dovecot_server, make_me
     text = sandbox.config.read_text().replace(
         f"[Repository Local]\ntype = Maildir\nlocalfolders = {sandbox.mail}\n",
         f"[Repository Local]\ntype = IMAP\nremotehost = {server.host}\nremoteport = "
-        f"{server.port}\nssl = no\nstarttls = no\nremoteuser = {target.user}\n"
+        f"{server.port}\nssl = no\nstarttls = no\nallow_plaintext_login = yes\n"
+        f"remoteuser = {target.user}\n"
         f"remotepass = {target.password}\n")
     sandbox.config.write_text(text)
     killed = 0

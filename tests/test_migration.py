@@ -233,7 +233,7 @@ def test_imap_to_imap_installation_continues(sandbox, imap_account, dovecot_serv
     uids = _seed(imap_account, make_messages)
     server = target.server
     local = (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\n"
-             f"ssl = no\nstarttls = no\nremoteuser = {target.user}\n"
+             f"ssl = no\nstarttls = no\nallow_plaintext_login = yes\nremoteuser = {target.user}\n"
              f"remotepass = {target.password}\n")
     sandbox.write_config(_remote(imap_account, ssl=False), local=local)
     offlineimap8.run(sandbox)

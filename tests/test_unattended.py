@@ -27,7 +27,7 @@ def remote_section(account, *, extra: str = "") -> str:
     server = account.server
     return (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\n"
             f"remoteuser = {account.user}\nremotepass = {account.password}\n"
-            f"ssl = no\nstarttls = no\n{extra}")
+            f"ssl = no\nstarttls = no\nallow_plaintext_login = yes\n{extra}")
 
 
 class Daemon:

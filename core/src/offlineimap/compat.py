@@ -141,6 +141,8 @@ OPTIONS: dict[str, dict[str, Option]] = {
             "label and the message stays in All Mail"),
         "spamfolder": _extension("the Gmail spam folder's name, for other languages"),
         "idlerenew": _extension("minutes between IDLE renewals (default 29)"),
+        "allow_plaintext_login": _extension(
+            "lets LOGIN, PLAIN and XOAUTH2 send the password without TLS (refused by default)"),
     },
 }
 

@@ -83,7 +83,7 @@ OPTION_TYPES: dict[str, dict[str, Callable[[Section, str], None]]] = {
     },
     "Repository": {
         "ssl": _BOOL, "starttls": _BOOL, "remoteport": _INT, "maxconnections": _INT,
-        "idlerenew": _FLOAT,
+        "idlerenew": _FLOAT, "allow_plaintext_login": _BOOL,
         "holdconnectionopen": _BOOL, "keepalive": _INT, "expunge": _BOOL,
         "subscribedonly": _BOOL, "createfolders": _BOOL, "sync_deletes": _BOOL,
         "readonly": _BOOL, "restoreatime": _BOOL, "utime_from_header": _BOOL,

@@ -38,7 +38,8 @@ class Sandbox:
     def remote(self, extra: str = "") -> str:
         """A ``type = Gmail`` section body pointed at the double."""
         return (f"type = Gmail\nremotehost = {self.gmail.host}\nremoteport = {self.gmail.port}\n"
-                f"ssl = no\nstarttls = no\nremoteuser = {USER}\n" + textwrap.dedent(extra))
+                f"ssl = no\nstarttls = no\nallow_plaintext_login = yes\n"
+                f"remoteuser = {USER}\n" + textwrap.dedent(extra))
 
     def write_config(self, *, remote: str | None = None, local: str | None = None,
                      account: str = "synclabels = yes\n", extra: str = "") -> None:

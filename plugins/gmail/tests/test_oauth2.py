@@ -143,7 +143,8 @@ def test_plain_imap_repository_with_oauth2_refresh(sandbox, gmail, endpoint) -> 
     gmail.tokens = {"tok-1": USER}
     gmail.store.add(make_message(1), labels=["\\Inbox"])
     remote = (f"type = IMAP\nremotehost = {gmail.host}\nremoteport = {gmail.port}\nssl = no\n"
-              f"starttls = no\nremoteuser = {USER}\nfolderfilter = lambda f: f == 'INBOX'\n"
+              f"starttls = no\nallow_plaintext_login = yes\nremoteuser = {USER}\n"
+              "folderfilter = lambda f: f == 'INBOX'\n"
               f"oauth2_access_token_eval = oauth2_refresh(client_id='cid', "
               f"refresh_token='refresh-secret', request_url='{endpoint.url}')\n")
     sandbox.write_config(remote=remote, account="")

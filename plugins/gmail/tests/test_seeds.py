@@ -22,7 +22,7 @@ def test_sync_from_gmail_to_another_imap_server(sandbox, gmail, imap_account,
     server = imap_account.server
     other = (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\n"
              f"remoteuser = {imap_account.user}\nremotepass = {imap_account.password}\n"
-             "ssl = no\nstarttls = no\n")
+             "ssl = no\nstarttls = no\nallow_plaintext_login = yes\n")
     if local_filter:
         other += "folderfilter = lambda folder: folder.startswith('INBOX.')\n"
     sandbox.write_config(

@@ -5,6 +5,11 @@ Each mechanism is tried only when the server offers it (``AUTH=...``; ``LOGIN`` 
 are wrong) ends the attempt at once: trying weaker mechanisms with the same wrong password only
 multiplies the server's failure delay. The error is the server's own text, never the password.
 GSSAPI needs a Kerberos library we do not ship, so it is skipped.
+
+Mechanisms that send the password or token as it is (LOGIN, PLAIN, XOAUTH2) are not used on a
+connection without TLS unless ``allow_plaintext_login = yes``: OfflineIMAP sent them to anyone
+listening whenever ``ssl = no`` and the server offered no STARTTLS. CRAM-MD5 sends only a
+keyed digest, so it stays allowed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from offlineimap_imap.settings import ServerSettings
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
+
+#: Mechanisms whose exchange carries the secret itself.
+CLEARTEXT = frozenset({"LOGIN", "PLAIN", "XOAUTH2"})
 
 
 class _Attempt:
@@ -79,8 +87,12 @@ def _sasl_answer(mechanism: str, settings: ServerSettings, user: str,
 
 
 def authenticate(client: IMAPClient, settings: ServerSettings,
-                 password: Callable[[], str]) -> str:
-    """Log ``client`` in; return the mechanism that worked. ``password`` is asked lazily."""
+                 password: Callable[[], str], *, encrypted: bool) -> str:
+    """Log ``client`` in; return the mechanism that worked. ``password`` is asked lazily.
+
+    :param encrypted: whether the connection runs TLS; without it, cleartext mechanisms are
+        refused unless the repository allows them.
+    """
     from imapclient.exceptions import IMAPClientAbortError, LoginError
 
     if not settings.user:
@@ -91,8 +103,12 @@ def authenticate(client: IMAPClient, settings: ServerSettings,
     capabilities = {str(cap).upper() for cap in client._imap.capabilities}
     where = f"[Repository {settings.repository}] login as {user} on {settings.host}"
     failures: list[str] = []
+    withheld: list[str] = []
     for mechanism in settings.auth_mechanisms:
         if not _offered(mechanism, settings, capabilities):
+            continue
+        if mechanism in CLEARTEXT and not (encrypted or settings.allow_plaintext):
+            withheld.append(mechanism)
             continue
         try:
             if mechanism == "LOGIN":
@@ -110,6 +126,11 @@ def authenticate(client: IMAPClient, settings: ServerSettings,
             failures.append(f"{mechanism}: {text}")
     if failures:
         raise AuthenticationError(f"{where} refused: " + "; ".join(failures))
+    if withheld:
+        raise AuthenticationError(
+            f"{where}: not sending the password unencrypted ({', '.join(withheld)} without "
+            "TLS): use ssl = yes or starttls = yes, or set allow_plaintext_login = yes if "
+            "the network is trusted")
     offered = sorted(cap[5:] for cap in capabilities if cap.startswith("AUTH="))
     raise AuthenticationError(
         f"{where}: the server offers none of auth_mechanisms = "

@@ -145,7 +145,8 @@ def open_connection(settings: ServerSettings, *, password: Callable[[], str], ev
             tls.check_pins(settings, client.socket())
         elif context is not None:
             _start_tls(client, settings, context)
-        auth.authenticate(client, settings, password)
+        encrypted = isinstance(client.socket(), ssl.SSLSocket)
+        auth.authenticate(client, settings, password, encrypted=encrypted)
         connection = Connection(client, _decode(client.welcome), trace)
         if connection.has("CONDSTORE") and connection.has("ENABLE"):
             client.enable("CONDSTORE")

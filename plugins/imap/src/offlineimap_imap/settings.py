@@ -51,6 +51,8 @@ class ServerSettings:
     user: str | None
     identity: str | None  #: ``remote_identity``: PLAIN's authorization identity
     timeout: float | None
+    #: ``allow_plaintext_login``: LOGIN, PLAIN and XOAUTH2 may go out without TLS.
+    allow_plaintext: bool
     section: Section = dataclasses.field(repr=False, compare=False)
 
     @property
@@ -155,5 +157,6 @@ def read_settings(name: str, section: Section, config: Config) -> ServerSettings
         client_key=_existing_file(section, "sslclientkey"),
         min_tls=_min_tls(section), auth_mechanisms=_mechanisms(section),
         user=resolve_user(section, host), identity=_text(section, "remote_identity"),
-        timeout=timeout if timeout and timeout > 0 else None, section=section,
+        timeout=timeout if timeout and timeout > 0 else None,
+        allow_plaintext=section.get_bool("allow_plaintext_login", False), section=section,
     )
