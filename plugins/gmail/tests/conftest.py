@@ -53,13 +53,17 @@ class Sandbox:
             f"[Repository Local]\n{textwrap.dedent(local)}\n"
             f"[Repository Remote]\n{remote}\n{textwrap.dedent(extra)}")
 
-    def run(self, *args: str, check: bool = True) -> Run:
+    def command(self, *args: str) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of one ``offlineimap`` run in the sandbox."""
         env = dict(os.environ, HOME=str(self.root / "home"),
                    XDG_CONFIG_HOME=str(self.root / "home" / ".config"),
                    XDG_CACHE_HOME=str(self.root / "cache"))
-        proc = subprocess.run(
-            [sys.executable, "-m", "offlineimap", "-c", str(self.config), "-o", "-u", "basic",
-             *args], env=env, capture_output=True, text=True, timeout=120)
+        return [sys.executable, "-m", "offlineimap", "-c", str(self.config), "-o", "-u", "basic",
+                *args], env
+
+    def run(self, *args: str, check: bool = True) -> Run:
+        argv, env = self.command(*args)
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
         run = Run(proc.returncode, proc.stdout + proc.stderr)
         if check:
             assert proc.returncode == 0, run.out

@@ -480,6 +480,7 @@ class Handler(socketserver.StreamRequestHandler):
                 out.append(b"INTERNALDATE " + _date(msg.internaldate))
             elif item in (b"BODY[]", b"BODY.PEEK[]", b"RFC822"):
                 name = b"RFC822" if item == b"RFC822" else b"BODY[]"
+                self.server.body_fetches.append(msg.msgid)
                 out.append(name + b" {%d}\r\n" % len(msg.body) + msg.body)
             else:
                 raise ImapError("Unsupported FETCH item " + item.decode(), "BAD")
@@ -577,6 +578,8 @@ class GmailDouble(socketserver.ThreadingTCPServer):
         self.tokens_used: list[str] = []
         self.failed_logins = 0
         self.commands: list[str] = []
+        #: the X-GM-MSGID of every message body sent, in order
+        self.body_fetches: list[int] = []
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

@@ -9,27 +9,29 @@ With ``synclabels = yes`` in the account, as in OfflineIMAP 8:
 * once the engine has synced a folder pair, a GmailMaildir folder merges label changes made on
   either side since the last sync (:mod:`offlineimap_gmail.labelsync`) and writes them to both.
 
-The engine hands folders no reference to their counterpart, so the two meet through
-:data:`pairing`: core opens the remote folder and then the local one of a pair in the same
-thread, and the Gmail repository leaves its folder there for the GmailMaildir repository to take.
+Each folder of a pair finds the other through :mod:`offlineimap_gmail.pairing`. A Gmail folder
+lists ``X-GM-MSGID`` with its messages and, paired with a GmailMaildir folder, reads a body from
+a file the account already stored for another label instead of downloading it again
+(:mod:`offlineimap_gmail.copies`); the GmailMaildir folder records the files it stores.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from offlineimap.repository import NewMessage
 from offlineimap.status import status_file_name
 from offlineimap_imap import protocol, uidset
-from offlineimap_imap.folder import IMAPFolder
+from offlineimap_imap.folder import LISTING_ITEMS, IMAPFolder
 from offlineimap_maildir.folder import MaildirFolder
 from offlineimap_maildir.storage import DirSync, write_new_file
 
-from offlineimap_gmail import labelsync
+from offlineimap_gmail import copies, labelsync
 from offlineimap_gmail.labels import from_wire, read_labels, set_header, wire_list
+from offlineimap_gmail.pairing import pairing
 
 if TYPE_CHECKING:
     from offlineimap.repository import MessageInfo
@@ -39,38 +41,65 @@ if TYPE_CHECKING:
 LabelSet = frozenset[str]
 
 
-class _Pairing(threading.local):
-    """Per thread: the Gmail folder opened last for each account, until its pair takes it."""
-
-    def __init__(self) -> None:
-        self.offered: dict[str, GmailFolder] = {}
-
-    def offer(self, account: str, folder: GmailFolder) -> None:
-        self.offered[account] = folder
-
-    def take(self, account: str) -> GmailFolder | None:
-        return self.offered.pop(account, None)
-
-    def withdraw(self, folder: GmailFolder) -> None:
-        """Forget ``folder`` if nobody took it (its local side is not a GmailMaildir)."""
-        for account, offered in list(self.offered.items()):
-            if offered is folder:
-                del self.offered[account]
+#: The listing also asks for each message's Gmail id (a number: never a literal).
+GMAIL_LISTING_ITEMS = LISTING_ITEMS[:-1] + " X-GM-MSGID)"
+_UID = re.compile(rb"[( ]UID (\d+)")
+_MSGID = re.compile(rb"X-GM-MSGID (\d+)")
 
 
-pairing = _Pairing()
+def listed_msgids(data: Iterable[object], start: int) -> dict[int, int]:
+    """``{uid: X-GM-MSGID}`` from the untagged FETCH lines of a listing (items in any order)."""
+    msgids: dict[int, int] = {}
+    for line in data:
+        if isinstance(line, bytes):
+            uid, msgid = _UID.search(line), _MSGID.search(line)
+            if uid and msgid and int(uid[1]) >= start:
+                msgids[int(uid[1])] = int(msgid[1])
+    return msgids
 
 
 class GmailFolder(IMAPFolder):
     """A Gmail label (or ``[Gmail]/...`` system folder) as an IMAP mailbox."""
 
     repository: GmailRepository
+    listing_items = GMAIL_LISTING_ITEMS
+    is_remote = True
 
     def __init__(self, repository: GmailRepository, name: str, connection: Any) -> None:
         super().__init__(repository, name, connection)
         self.options = repository.labels
         #: uid -> labels (ignored labels left out), from the last listing
         self.labels: dict[int, LabelSet] = {}
+        #: uid -> X-GM-MSGID, from the last listing
+        self.msgids: dict[int, int] = {}
+        #: the GmailMaildir folder this one is synced with, once paired
+        self.partner: GmailMaildirFolder | None = None
+        #: bodies served from local copies instead of downloaded (for -d and tests)
+        self.served_locally = 0
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        """Closing first after a folder sync that went through (core closes the folder it
+        opened last first), sync the labels while both folders are open; then close."""
+        try:
+            if exc_type is None and self.partner is not None:
+                self.partner.after_sync()
+        finally:
+            self.close()
+
+    @property
+    def server(self) -> str:
+        """The Gmail account, as the registry of local copies knows it."""
+        settings = self.repository.settings
+        return f"{settings.user}@{settings.host}"
+
+    @property
+    def copy_header(self) -> str:
+        """The header set in every message handed out (``""``: none)."""
+        return self.options.labelsheader if self.options.synclabels else ""
+
+    def _read_listing(self, data: list[Any], start: int) -> dict[int, MessageInfo]:
+        self.msgids = listed_msgids(data, start)
+        return super()._read_listing(data, start)
 
     def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
         listing = super().list_messages(min_uid=min_uid)
@@ -92,12 +121,31 @@ class GmailFolder(IMAPFolder):
                 for uid, item in parsed.items() if isinstance(uid, int) and uid >= start}
 
     def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+        """Each message with its labels header set (``synclabels``); read from a verified
+        local copy when the account already stored it for another label, else downloaded."""
+        header = self.copy_header
+        registry = self.partner.repository.copies if self.partner is not None else None
+        wanted = {uid: (self.msgids[uid], self.listed_size(uid)) for uid in uids
+                  if uid in self.msgids}
+        downloads = [uid for uid in uids if uid not in wanted]
+        if registry is not None and wanted:
+            for uid, body in copies.stored_bodies(registry, self.server, wanted, header,
+                                                  downloads):
+                self.served_locally += 1
+                yield uid, self._labelled(uid, body)
+        else:
+            downloads = list(uids)
+        for uid, body in super().fetch(downloads):
+            yield uid, self._labelled(uid, body)
+
+    def listed_size(self, uid: int) -> int | None:
+        """The RFC822.SIZE of the last listing."""
+        return self._sizes.get(uid)
+
+    def _labelled(self, uid: int, body: bytes) -> bytes:
         if not self.options.synclabels:
-            yield from super().fetch(uids)
-            return
-        header = self.options.labelsheader
-        for uid, body in super().fetch(uids):
-            yield uid, set_header(body, header, self.labels.get(uid, frozenset()))
+            return body
+        return set_header(body, self.options.labelsheader, self.labels.get(uid, frozenset()))
 
     def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
         """Upload as IMAP does (the bytes unchanged), then give each stored message the
@@ -147,21 +195,37 @@ class GmailMaildirFolder(MaildirFolder):
     """A Maildir folder whose messages carry their Gmail labels in ``labelsheader``."""
 
     repository: GmailMaildirRepository
+    is_remote = False
 
     def __init__(self, repository: GmailMaildirRepository, name: str) -> None:
         super().__init__(repository, name)
-        #: the Gmail folder this one is synced with (set by the repository), if any
-        self.remote: GmailFolder | None = None
+        #: the Gmail folder this one is synced with, once paired
+        self.partner: GmailFolder | None = None
+        self._after_sync_done = False
+
+    @property
+    def remote(self) -> GmailFolder | None:
+        return self.partner
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        """After a folder sync that went through, sync the labels; then close."""
+        """After a folder sync that went through, sync the labels (unless the remote folder
+        did when it closed); then close."""
         try:
             if exc_type is None:
-                self._after_sync()
+                self.after_sync()
         finally:
             self.close()
 
-    def _after_sync(self) -> None:
+    def close(self) -> None:
+        pairing.withdraw(self)
+        super().close()
+
+    def after_sync(self) -> None:
+        """Sync labels once the engine is done with the pair (once, from whichever folder
+        closes first)."""
+        if self._after_sync_done:
+            return
+        self._after_sync_done = True
         labels, ctx = self.repository.labels, self.repository.ctx
         if not labels.synclabels or self._index is None or ctx.dry_run:
             return
@@ -173,6 +237,38 @@ class GmailMaildirFolder(MaildirFolder):
             self.debug("a side is readonly: labels not synced")
             return
         self.sync_labels(self.remote)
+
+    def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
+        """Store as Maildir does; then, the files being durable, record in the account's
+        registry which file holds which X-GM-MSGID, for the other label folders."""
+        remote = self.partner
+        if remote is None:
+            return super().save_messages(messages)
+        header = remote.copy_header
+        #: uid -> (X-GM-MSGID, RFC822.SIZE, length and digest of the stored form)
+        noted: dict[int, tuple[int, int | None, tuple[int, str]]] = {}
+
+        def noting() -> Iterator[NewMessage]:
+            for message in messages:
+                msgid = remote.msgids.get(message.uid)
+                stored_form = message.body.replace(b"\r\n", b"\n")  # what Maildir writes
+                if msgid is not None and copies.recordable(stored_form):
+                    noted[message.uid] = (msgid, remote.listed_size(message.uid),
+                                          copies.fingerprint(stored_form, header))
+                del stored_form
+                yield message
+
+        stored = super().save_messages(noting())
+        index = self._ensure_index()
+        records = []
+        for uid, _same in stored:
+            if uid in noted and uid in index:
+                msgid, wire_size, (size, digest) = noted[uid]
+                sub, name = index[uid]
+                records.append((msgid, copies.Copy(self.path / sub / name, self.scheme.base(name),
+                                                   header, wire_size, size, digest)))
+        self.repository.copies.record(remote.server, records)
+        return stored
 
     def sync_labels(self, remote: GmailFolder) -> labelsync.LabelPlan:
         """Merge label changes of both sides since the last pass; return what was done."""

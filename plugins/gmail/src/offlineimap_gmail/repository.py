@@ -23,8 +23,10 @@ from offlineimap_imap.settings import ServerSettings
 from offlineimap_maildir.repository import MaildirRepository
 
 from offlineimap_gmail import oauth2
-from offlineimap_gmail.folder import GmailFolder, GmailMaildirFolder, pairing
+from offlineimap_gmail.copies import CopyRegistry
+from offlineimap_gmail.folder import GmailFolder, GmailMaildirFolder
 from offlineimap_gmail.labels import DEFAULT_HEADER
+from offlineimap_gmail.pairing import pairing
 
 #: What ``type = Gmail`` assumes when the section leaves it out.
 GMAIL_DEFAULTS = {"remotehost": "imap.gmail.com", "ssl": "yes"}
@@ -120,7 +122,7 @@ class GmailRepository(IMAPRepository):
 
     def open_folder(self, name: str) -> GmailFolder:
         folder = super().open_folder(name)
-        pairing.offer(self.ctx.account, folder)
+        pairing.meet(self.ctx.account, folder)
         return folder
 
     def info(self) -> dict[str, Any]:
@@ -148,10 +150,14 @@ class GmailMaildirRepository(MaildirRepository):
     def __init__(self, ctx: RepositoryContext) -> None:
         super().__init__(ctx)
         self.labels = LabelOptions.for_account(ctx)
-        self.label_state_dir = ctx.metadata_dir / f"Account-{ctx.account}" / "GmailLabels"
+        account_dir = ctx.metadata_dir / f"Account-{ctx.account}"
+        self.label_state_dir = account_dir / "GmailLabels"
+        #: X-GM-MSGID -> local files holding the message, for the whole account
+        self.copies = CopyRegistry(account_dir / "GmailMessages", fsync=self.options.fsync,
+                                   warn=lambda text: ctx.events.warning(text, ctx.account))
 
     def open_folder(self, name: str) -> GmailMaildirFolder:
         folder = super().open_folder(name)
         assert isinstance(folder, GmailMaildirFolder)
-        folder.remote = pairing.take(self.ctx.account)
+        pairing.meet(self.ctx.account, folder)
         return folder

@@ -9,7 +9,7 @@ distinct flag set, and deletions one ``UID STORE`` plus one ``UID EXPUNGE`` per 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import FolderError, UIDValidityError
 from offlineimap.repository import Flags, Folder, FolderState, MessageInfo, NewMessage
@@ -31,6 +31,9 @@ class IMAPFolder(Folder):
     """One mailbox; holds its connection from :meth:`IMAPRepository.open_folder` to close()."""
 
     assigns_uids = True
+    #: The items of the listing's ``UID FETCH``; a subclass asking for more reads them from the
+    #: answer in :meth:`_read_listing`, still in one round trip.
+    listing_items = LISTING_ITEMS
 
     def __init__(self, repository: IMAPRepository, name: str, connection: Connection) -> None:
         super().__init__(repository, name)
@@ -89,10 +92,14 @@ class IMAPFolder(Folder):
         self._select()
         start = max(min_uid or 1, 1)
         with protocol.guard(self.connection, f"{self.where}: UID FETCH"):
-            data = protocol.uid_fetch(self.connection, f"{start}:*", LISTING_ITEMS)
-        listing = responses.parse_listing(data, min_uid=start)
+            data = protocol.uid_fetch(self.connection, f"{start}:*", self.listing_items)
+        listing = self._read_listing(data, start)
         self._sizes = {uid: info.size for uid, info in listing.items() if info.size is not None}
         return listing
+
+    def _read_listing(self, data: list[Any], start: int) -> dict[int, MessageInfo]:
+        """The listing from the untagged FETCH data of :attr:`listing_items`."""
+        return responses.parse_listing(data, min_uid=start)
 
     def _batches(self, uids: Sequence[int]) -> Iterator[list[int]]:
         batch: list[int] = []
