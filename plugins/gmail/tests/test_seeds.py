@@ -80,7 +80,7 @@ def test_gmail_defaults(tmp_path) -> None:
         "imap.gmail.com", 993, True)
     assert repo.trashfolder == "[Gmail]/Trash" and repo.spamfolder == "[Gmail]/Spam"
     assert repo.labels.ignorelabels == {"\\Important", "Muted"}
-    assert repo.tokens is None
+    assert repo.oauth2_token_provider is None
 
 
 def _context(config, tmp_path):

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 from typing import Any
 
 from offlineimap.config import Section
-from offlineimap.errors import AuthenticationError, ConfigError
+from offlineimap.errors import ConfigError
 from offlineimap.repository import RepositoryContext
-from offlineimap_imap.connection import Connection
 from offlineimap_imap.repository import IMAPRepository
-from offlineimap_imap.settings import ServerSettings
 from offlineimap_maildir.repository import MaildirRepository
 
 from offlineimap_gmail import oauth2
@@ -69,21 +66,6 @@ class DefaultedSection(Section):
         return super()._raw(option, default)
 
 
-@dataclasses.dataclass(frozen=True)
-class OAuthServerSettings(ServerSettings):
-    """Server settings whose XOAUTH2 token comes from a :class:`~oauth2.TokenSource`."""
-
-    tokens: oauth2.TokenSource | None = dataclasses.field(default=None, repr=False,
-                                                          compare=False)
-
-    def oauth2_token(self) -> str | None:
-        return self.tokens.token() if self.tokens is not None else super().oauth2_token()
-
-    @property
-    def has_oauth2(self) -> bool:
-        return self.tokens is not None or super().has_oauth2
-
-
 class GmailRepository(IMAPRepository):
     """``type = Gmail``."""
 
@@ -99,26 +81,8 @@ class GmailRepository(IMAPRepository):
         # OfflineIMAP 8 accepts realdelete and ignores it: removing a message from a label
         # folder removes the label, and the message stays in [Gmail]/All Mail.
         section.get_bool("realdelete", False)
-        self.tokens = (oauth2.TokenSource.for_section(section) if oauth2.configured(section)
-                       else None)
-        self.settings = with_tokens(self.settings, self.tokens)
-        self._retry_lock = threading.Lock()
-
-    def _secrets(self) -> tuple[str, ...]:
-        extra = self.tokens.secrets() if self.tokens is not None else ()
-        return super()._secrets() + extra
-
-    def _open_connection(self) -> Connection:
-        """Log in; when the server refuses an OAuth2 token that can be refreshed, get a new
-        one and try once more (the token may have expired or been revoked early)."""
-        try:
-            return super()._open_connection()
-        except AuthenticationError:
-            if self.tokens is None or not self.tokens.can_refresh:
-                raise
-            with self._retry_lock:
-                self.tokens.invalidate()
-            return super()._open_connection()
+        if oauth2.configured(section):
+            self.oauth2_token_provider = oauth2.TokenSource.for_section(section)
 
     def open_folder(self, name: str) -> GmailFolder:
         folder = super().open_folder(name)
@@ -130,16 +94,6 @@ class GmailRepository(IMAPRepository):
         facts.update(synclabels=self.labels.synclabels, labelsheader=self.labels.labelsheader,
                      ignorelabels=sorted(self.labels.ignorelabels))
         return facts
-
-
-def with_tokens(settings: ServerSettings, tokens: oauth2.TokenSource | None
-                ) -> ServerSettings:
-    """``settings`` whose XOAUTH2 login asks ``tokens`` (unchanged when there are none)."""
-    if tokens is None:
-        return settings
-    values = {field.name: getattr(settings, field.name)
-              for field in dataclasses.fields(ServerSettings)}
-    return OAuthServerSettings(**values, tokens=tokens)
 
 
 class GmailMaildirRepository(MaildirRepository):

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 CLEARTEXT = frozenset({"LOGIN", "PLAIN", "XOAUTH2"})
 
 
+class TokenRefused(AuthenticationError):
+    """The server refused an XOAUTH2 token from a token provider: a fresh one may work."""
+
+
 class _Attempt:
     """One SASL exchange answering the first challenge and then only empty ones.
 
@@ -121,6 +125,8 @@ def authenticate(client: IMAPClient, settings: ServerSettings,
             raise AuthenticationError(f"{where}: connection lost: {_server_text(exc)}") from None
         except LoginError as exc:
             text = _server_text(exc)
+            if mechanism == "XOAUTH2" and settings.token_provider is not None:
+                raise TokenRefused(f"{where} refused the OAuth2 token: {text}") from None
             if "[AUTHENTICATIONFAILED]" in text.upper():
                 raise AuthenticationError(f"{where} refused: {text}") from None
             failures.append(f"{mechanism}: {text}")

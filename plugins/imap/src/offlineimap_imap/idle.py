@@ -22,7 +22,7 @@ from offlineimap.errors import ConnectionFailed, FolderError, Scope
 from offlineimap.repository import IdleHandle
 
 from offlineimap_imap import protocol
-from offlineimap_imap.connection import Connection, open_connection
+from offlineimap_imap.connection import Connection
 
 if TYPE_CHECKING:
     from offlineimap_imap.repository import IMAPRepository
@@ -40,10 +40,7 @@ def open_idle(repository: IMAPRepository, folder: str) -> IMAPIdleHandle:
     """Connect, log in, EXAMINE ``folder`` and start IDLE (``Repository.idle_connection``)."""
     settings = repository.settings
     settings = dataclasses.replace(settings, timeout=settings.timeout or DEFAULT_TIMEOUT)
-    connection = open_connection(
-        settings, password=repository._get_password, events=repository.ctx.events,
-        account=repository.ctx.account, debug="imap" in repository.ctx.debug,
-        secrets=repository._secrets)
+    connection = repository._open_connection(settings)
     where = f"[Repository {repository.name}] folder {folder}: IDLE"
     try:
         if not connection.has("IDLE"):

@@ -8,6 +8,7 @@ in parallel. The password is asked once per repository and kept for the pool's c
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from offlineimap.errors import ConfigError, FolderError
 from offlineimap.passwords import PasswordRequest
 from offlineimap.repository import FolderState, IdleHandle, Repository, RepositoryContext
 
+from offlineimap_imap.auth import TokenRefused
 from offlineimap_imap.folder import IMAPFolder
 from offlineimap_imap.pool import ConnectionPool
 from offlineimap_imap.protocol import guard
@@ -22,6 +24,7 @@ from offlineimap_imap.settings import read_settings
 
 if TYPE_CHECKING:
     from offlineimap_imap.connection import Connection
+    from offlineimap_imap.settings import ServerSettings, TokenProvider
 
 #: Mailbox attributes of names that are not mailboxes (RFC 3501, RFC 5258).
 _NOT_SELECTABLE = {b"\\NOSELECT", b"\\NONEXISTENT"}
@@ -64,15 +67,41 @@ class IMAPRepository(Repository):
                     host=self.settings.host, port=self.settings.port))
             return self._password
 
-    def _secrets(self) -> tuple[str, ...]:
-        return (self._password,) if self._password else ()
+    @property
+    def oauth2_token_provider(self) -> TokenProvider | None:
+        """Where XOAUTH2 tokens come from, if a plugin set a provider (see
+        :class:`~offlineimap_imap.settings.TokenProvider`); ``None``: the
+        ``oauth2_access_token[_eval]`` options. Set it before the first connection."""
+        return self.settings.token_provider
 
-    def _open_connection(self) -> Connection:
+    @oauth2_token_provider.setter
+    def oauth2_token_provider(self, provider: TokenProvider | None) -> None:
+        self.settings = dataclasses.replace(self.settings, token_provider=provider)
+
+    def _secrets(self) -> tuple[str, ...]:
+        provider = self.settings.token_provider
+        tokens = provider.secrets() if provider is not None else ()
+        return ((self._password,) if self._password else ()) + tokens
+
+    def _open_connection(self, settings: ServerSettings | None = None) -> Connection:
+        """Open and log in a connection (with ``settings`` if given: IDLE's own timeout). A
+        token provider's token that the server refuses (expired or revoked early) is
+        invalidated and the login tried once more."""
         from offlineimap_imap.connection import open_connection  # ssl and imapclient: lazily
 
-        return open_connection(
-            self.settings, password=self._get_password, events=self.ctx.events,
-            account=self.ctx.account, debug="imap" in self.ctx.debug, secrets=self._secrets)
+        def attempt() -> Connection:
+            return open_connection(
+                settings or self.settings, password=self._get_password, events=self.ctx.events,
+                account=self.ctx.account, debug="imap" in self.ctx.debug, secrets=self._secrets)
+
+        try:
+            return attempt()
+        except TokenRefused:
+            provider = self.settings.token_provider
+            if provider is None:
+                raise
+            provider.invalidate()
+            return attempt()
 
     @property
     def pool(self) -> ConnectionPool[Connection]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from pathlib import Path
+from typing import Protocol
 
 from offlineimap.config import Config, Section
 from offlineimap.errors import ConfigError
@@ -25,6 +26,27 @@ TLS_LEVELS = {"tls_compat": None, "tls_no_ssl": None, "tls_secure": "TLSv1_2"}
 SSL_VERSIONS = {"tls1": "TLSv1", "tls1_1": "TLSv1_1", "tls1_2": "TLSv1_2", "tls1_3": "TLSv1_3",
                 "ssl23": None}
 _FINGERPRINT_LENGTHS = {40: "sha1", 56: "sha224", 64: "sha256", 96: "sha384", 128: "sha512"}
+
+
+class TokenProvider(Protocol):
+    """Where XOAUTH2 access tokens come from when a plugin supplies them (for example one that
+    refreshes them with an OAuth2 refresh token): set it as
+    :attr:`IMAPRepository.oauth2_token_provider <offlineimap_imap.repository.IMAPRepository>`.
+
+    One provider serves all connections of a repository, from several threads.
+    """
+
+    def token(self) -> str:
+        """A token to log in with now; raise ``AuthenticationError`` when there is none."""
+        ...
+
+    def invalidate(self) -> None:
+        """The server refused the last token: the next :meth:`token` must not return it."""
+        ...
+
+    def secrets(self) -> tuple[str, ...]:
+        """Strings to mask in protocol traces (the current token)."""
+        ...
 
 
 class StartTLS(enum.Enum):
@@ -54,6 +76,9 @@ class ServerSettings:
     #: ``allow_plaintext_login``: LOGIN, PLAIN and XOAUTH2 may go out without TLS.
     allow_plaintext: bool
     section: Section = dataclasses.field(repr=False, compare=False)
+    #: Supplies XOAUTH2 tokens instead of ``oauth2_access_token[_eval]`` when set.
+    token_provider: TokenProvider | None = dataclasses.field(default=None, repr=False,
+                                                             compare=False)
 
     @property
     def verifies_by_pin(self) -> bool:
@@ -61,7 +86,10 @@ class ServerSettings:
         return bool(self.fingerprints) and self.cafile is None
 
     def oauth2_token(self) -> str | None:
-        """The XOAUTH2 access token, evaluated now (an ``_eval`` may fetch a fresh one)."""
+        """The XOAUTH2 access token, asked now of the provider, else evaluated now (an
+        ``_eval`` may fetch a fresh one)."""
+        if self.token_provider is not None:
+            return self.token_provider.token()
         if self.section.has("oauth2_access_token_eval"):
             value = self.section.get_eval("oauth2_access_token_eval")
             return None if value is None else str(value)
@@ -69,8 +97,8 @@ class ServerSettings:
 
     @property
     def has_oauth2(self) -> bool:
-        return self.section.has("oauth2_access_token_eval") or self.section.has(
-            "oauth2_access_token")
+        return self.token_provider is not None or self.section.has(
+            "oauth2_access_token_eval") or self.section.has("oauth2_access_token")
 
 
 def _text(section: Section, option: str) -> str | None:
