@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from offlineimap.quick import META_KEY, QuickGate, QuickSchedule, remote_fingerprint
+from offlineimap.quick import QuickGate, QuickSchedule, SyncStates, remote_fingerprint
 from offlineimap.repository import Folder, FolderState, MessageInfo
-from offlineimap.status import MemoryStatusFolder, StatusRecord
+from offlineimap.status import StatusRecord
 
 
 class ListingOnly(Folder):
@@ -26,12 +26,20 @@ class ListingOnly(Folder):
 STATE = FolderState(uidvalidity=7, uidnext=11, exists=3, highestmodseq=40)
 
 
-def synced() -> tuple[MemoryStatusFolder, ListingOnly]:
-    status = MemoryStatusFolder()
-    status.put({1: StatusRecord(frozenset("S")), 2: StatusRecord(frozenset())})
+RECORDS = {1: StatusRecord(frozenset("S")), 2: StatusRecord(frozenset())}
+
+
+def synced(token: str | None = None) -> tuple[dict[str, str], ListingOnly]:
+    """The entry recorded after a clean sync, and a local folder listing what the status has."""
+    entry = QuickGate({}, STATE).recorded(token)
+    assert entry is not None
     local = ListingOnly({1: MessageInfo(frozenset("S")), 2: MessageInfo(frozenset())})
-    QuickGate(status, STATE).record(None)
-    return status, local
+    return entry, local
+
+
+def gate(saved: dict[str, str], state: FolderState = STATE, token: str | None = None
+         ) -> QuickGate:
+    return QuickGate(saved, state, local_token=token, records=lambda: dict(RECORDS))
 
 
 def test_schedule_follows_offlineimaps_counter() -> None:
@@ -45,49 +53,62 @@ def test_schedule_follows_offlineimaps_counter() -> None:
 
 
 def test_a_folder_unchanged_on_both_sides_is_skipped() -> None:
-    status, local = synced()
-    assert QuickGate(status, STATE).unchanged(local)
+    saved, local = synced()
+    assert gate(saved).unchanged(local)
 
 
 def test_any_remote_state_change_means_a_sync() -> None:
-    status, local = synced()
+    saved, local = synced()
     for changed in (FolderState(7, 12, 3, 40), FolderState(7, 11, 2, 40),
                     FolderState(7, 11, 3, 41), FolderState(8, 11, 3, 40)):
-        assert not QuickGate(status, changed).unchanged(local), changed
+        assert not gate(saved, changed).unchanged(local), changed
 
 
 def test_local_new_deleted_and_reflagged_messages_mean_a_sync() -> None:
-    status, local = synced()
+    saved, local = synced()
     for listing in ({**local.listing, -1: MessageInfo(frozenset())},
                     {1: local.listing[1]},
                     {1: MessageInfo(frozenset("SF")), 2: local.listing[2]}):
-        assert not QuickGate(status, STATE).unchanged(ListingOnly(listing)), listing
+        assert not gate(saved).unchanged(ListingOnly(listing)), listing
 
 
 def test_without_a_recorded_or_usable_state_nothing_is_skipped() -> None:
-    status = MemoryStatusFolder()
     local = ListingOnly({})
-    assert not QuickGate(status, STATE).unchanged(local)
+    assert not gate({}).unchanged(local)
     assert remote_fingerprint(FolderState(uidvalidity=7)) is None
-    gate = QuickGate(status, FolderState(uidvalidity=7))
-    gate.record(None)
-    assert META_KEY not in status.meta()
-    assert not gate.unchanged(local)
+    assert QuickGate({}, FolderState(uidvalidity=7)).recorded(None) is None
+    saved, listing = synced()
+    assert not QuickGate(saved, STATE).unchanged(listing)  # no token, no status: cannot tell
 
 
 def test_a_matching_local_token_skips_the_listing() -> None:
-    status, _local = synced()
-    QuickGate(status, STATE).record("maildir:1:2")
+    saved, _local = synced("maildir:1:2")
     nothing = ListingOnly({})  # would look changed if it were listed
-    assert QuickGate(status, STATE, local_token="maildir:1:2").unchanged(nothing)
-    assert not QuickGate(status, STATE, local_token="maildir:1:3").unchanged(nothing)
-    assert not QuickGate(status, STATE, local_token=None).unchanged(nothing)
+    assert gate(saved, token="maildir:1:2").unchanged(nothing)
+    assert not gate(saved, token="maildir:1:3").unchanged(nothing)
+    assert not gate(saved, token=None).unchanged(nothing)
 
 
 def test_exactness_and_listing_age() -> None:
-    status, _local = synced()
-    gate = QuickGate(status, STATE)
-    assert gate.exact and gate.listed_within(60)
-    assert not QuickGate(status, FolderState(uidvalidity=7, uidnext=11, exists=3)).exact
-    status.set_meta({"full_listing_time": "0"})
-    assert not QuickGate(status, STATE).listed_within(3600)
+    saved, _local = synced()
+    assert gate(saved).exact and gate(saved).listed_within(60)
+    assert not gate(saved, FolderState(uidvalidity=7, uidnext=11, exists=3)).exact
+    assert not gate({**saved, "listed": "0"}).listed_within(3600)
+
+
+def test_sync_states_survive_a_restart_and_ignore_damage(tmp_path) -> None:
+    path = tmp_path / "SyncStates"
+    states = SyncStates(path, fsync=True)
+    states.put("INBOX", {"remote": "x"})
+    assert SyncStates(path, fsync=False).get("INBOX") == {"remote": "x"}
+    path.write_text("{not json")
+    assert SyncStates(path, fsync=False).get("INBOX") == {}
+
+
+def test_a_skip_by_listing_keeps_the_settled_token() -> None:
+    saved, local = synced(None)
+    settled = gate(saved, token="maildir:5:6")
+    assert settled.unchanged(local)
+    assert settled.with_current_token() == {**saved, "local": "maildir:5:6"}
+    again = gate(settled.with_current_token() or {}, token="maildir:5:6")
+    assert again.with_current_token() is None

@@ -39,7 +39,7 @@ from offlineimap.journal import UploadJournal
 from offlineimap.passwords import PasswordRequest, resolve_password
 from offlineimap.plan import LOCAL, REMOTE, SidePolicy
 from offlineimap.plugins import PluginHost
-from offlineimap.quick import QuickGate
+from offlineimap.quick import QuickGate, SyncStates
 from offlineimap.repository import Folder, FolderState, MessageInfo, Repository, RepositoryContext
 from offlineimap.revalidate import renumber_local
 from offlineimap.stats import FolderStats
@@ -95,6 +95,7 @@ class Account:
         self.status_backend = self._status_backend()
         #: remote folder states from one LIST-STATUS, when the server offers it
         self._remote_states: dict[str, FolderState] = {}
+        self._sync_states = SyncStates(self.account_dir / "SyncStates", fsync=self.fsync)
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -266,11 +267,18 @@ class Account:
                 local = MappedFolder(local, self.local.ctx.repository_metadata_dir
                                      / "UIDMapping" / status_file_name(local.name),
                                      fsync=self.fsync)
-            status = stack.enter_context(self._open_status(pair.status))
+            opened: list[StatusFolder] = []
+
+            def status() -> StatusFolder:
+                if not opened:
+                    opened.append(stack.enter_context(self._open_status(pair.status)))
+                return opened[0]
+
+            saved = self._sync_states.get(pair.status)
             listed_state = self._remote_states.get(pair.remote)
             if listed_state is not None and self._may_skip(
-                    QuickGate(status, listed_state, local_token=local.change_token()), quick,
-                    pair, local):
+                    QuickGate(saved, listed_state, local_token=local.change_token(),
+                              records=lambda: status().records()), quick, pair, local):
                 return FolderStats(skipped=True)
             remote = stack.enter_context(self.remote.open_folder(pair.remote))
             states = {REMOTE: remote.state(), LOCAL: local.state()}
@@ -279,9 +287,10 @@ class Account:
             except UIDValidityError as exc:
                 if self.options.dry_run or isinstance(local, MappedFolder):
                     raise
-                self._revalidate(remote, local, status, states[REMOTE], exc)
+                self._revalidate(remote, local, status(), states[REMOTE], exc)
             self._check_validity(self.local, local, states[LOCAL], pair)
-            gate = QuickGate(status, states[REMOTE], local_token=local.change_token())
+            gate = QuickGate(saved, states[REMOTE], local_token=local.change_token(),
+                             records=lambda: status().records())
             if listed_state is None and self._may_skip(gate, quick, pair, local):
                 return FolderStats(skipped=True)
             journal = UploadJournal(
@@ -291,15 +300,16 @@ class Account:
                 account=self.name, name=pair.remote,
                 folders={REMOTE: remote, LOCAL: local},
                 policies={REMOTE: _policy(self.remote), LOCAL: _policy(self.local)},
-                status=status, journal=journal, events=self.events,
+                status=status(), journal=journal, events=self.events,
                 settings=SyncSettings(dry_run=self.options.dry_run,
                                       copy_allowed=self._copy_filter(),
                                       mass_delete_guard=self._mass_delete_guard(),
                                       stop=self.options.stop),
             )
             stats = sync.run(states)
-            if not (self.options.dry_run or stats.errors or self._stopping()):
-                gate.record(local.change_token())
+            entry = gate.recorded(local.change_token())
+            if entry and not (self.options.dry_run or stats.errors or self._stopping()):
+                self._sync_states.put(pair.status, entry)
             return stats
 
     def _may_skip(self, gate: QuickGate, quick: bool, pair: FolderPair, local: Folder) -> bool:
@@ -311,6 +321,9 @@ class Account:
         exact = gate.exact and hours > 0 and gate.listed_within(hours * 3600)
         if not (quick or exact) or self.options.dry_run or not gate.unchanged(local):
             return False
+        refreshed = gate.with_current_token()
+        if refreshed is not None:
+            self._sync_states.put(pair.status, refreshed)
         mode = "quick sync" if quick else "CONDSTORE: HIGHESTMODSEQ unchanged"
         self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since the last sync, "
                           f"skipped ({mode})")

@@ -6,14 +6,19 @@ happened and syncs only those that say yes.
 
 * **Remote side**: the folder's :class:`~offlineimap.repository.FolderState` (UIDVALIDITY,
   UIDNEXT, EXISTS and, with CONDSTORE, HIGHESTMODSEQ), learned with the SELECT every sync does
-  anyway, is compared with the state recorded in the status cache's metadata after the last
-  sync that finished without errors. New mail raises UIDNEXT, an expunge lowers EXISTS, and
-  HIGHESTMODSEQ (where the server has it) catches flag changes too; without CONDSTORE, flag
-  changes made on the server wait for the next full sync, as in OfflineIMAP.
-* **Local side**: the local listing (a directory scan for a Maildir) is compared with the status
-  cache, message by message and flag by flag, which is how OfflineIMAP's Maildir notices local
-  changes. It needs no timestamps, so a change made in the same clock tick as a sync is never
-  missed.
+  anyway (or, cheaper, with one LIST-STATUS for all folders), is compared with the state
+  recorded in :class:`SyncStates` after the last sync that finished without errors. New mail
+  raises UIDNEXT, an expunge lowers EXISTS, and HIGHESTMODSEQ (where the server has it) catches
+  flag changes too; without CONDSTORE, flag changes made on the server wait for the next full
+  sync, as in OfflineIMAP.
+* **Local side**: the folder's change token (a Maildir: its directories' mtimes, trusted only
+  once they have settled) is compared with the recorded one; without a match the local listing is
+  compared with the status cache, message by message and flag by flag, which is how OfflineIMAP's
+  Maildir notices local changes.
+
+With CONDSTORE, HIGHESTMODSEQ makes the remote comparison exact, so every sync (not only quick
+ones) leaves out unchanged pairs; a full listing still happens at least every ``fullsync_every``
+hours (default 24) so that nothing can drift.
 
 The recorded state is the one seen *before* the sync: a sync that itself changed the remote
 folder (an upload) makes the next quick sync look at that folder once more, which costs a
@@ -22,16 +27,21 @@ listing and never misses a change.
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from offlineimap.repository import Folder, FolderState
-from offlineimap.status import StatusFolder
+from offlineimap.status import StatusRecord
 
-#: Status metadata keys: the remote state and the local change token after the last clean sync,
-#: and when that sync listed the folder.
-META_KEY = "quick_remote_state"
-LOCAL_KEY = "quick_local_token"
-LISTED_KEY = "full_listing_time"
+#: Keys of a pair's entry: the remote state and the local change token after the last clean
+#: sync, and when that sync listed the folder.
+META_KEY = "remote"
+LOCAL_KEY = "local"
+LISTED_KEY = "listed"
 
 
 def remote_fingerprint(state: FolderState) -> str | None:
@@ -42,22 +52,59 @@ def remote_fingerprint(state: FolderState) -> str | None:
             f"highestmodseq={state.highestmodseq}")
 
 
-class QuickGate:
-    """Decides whether one folder pair may be left out of a sync, and records states."""
+class SyncStates:
+    """Each folder pair's entry, for one account, in one small JSON file
+    (``<metadata>/Account-<name>/SyncStates``).
 
-    def __init__(self, status: StatusFolder, remote_state: FolderState, *,
-                 local_token: str | None = None) -> None:
-        self.status = status
+    Kept apart from the status caches on purpose: deciding that nothing changed must not cost
+    opening every folder's status database. A lost or stale file only costs a listing.
+    """
+
+    def __init__(self, path: Path, *, fsync: bool) -> None:
+        self.path = path
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            loaded = {}
+        self._entries: dict[str, dict[str, str]] = loaded if isinstance(loaded, dict) else {}
+
+    def get(self, name: str) -> dict[str, str]:
+        with self._lock:
+            entry = self._entries.get(name)
+            return dict(entry) if isinstance(entry, dict) else {}
+
+    def put(self, name: str, values: Mapping[str, str]) -> None:
+        with self._lock:
+            self._entries[name] = dict(values)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(self._entries, handle, sort_keys=True)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+
+
+class QuickGate:
+    """Decides whether one folder pair may be left out of a sync, and what to record."""
+
+    def __init__(self, saved: Mapping[str, str], remote_state: FolderState, *,
+                 local_token: str | None = None,
+                 records: Callable[[], dict[int, StatusRecord]] | None = None) -> None:
+        self.saved = saved
         self.fingerprint = remote_fingerprint(remote_state)
         #: whether the remote state catches flag changes too (CONDSTORE's HIGHESTMODSEQ)
         self.exact = remote_state.highestmodseq is not None
         self.local_token = local_token
-        self._meta = status.meta()
+        self._records = records
 
     def listed_within(self, seconds: float) -> bool:
         """Whether the pair was last fully listed (synced) less than ``seconds`` ago."""
         try:
-            return time.time() - float(self._meta.get(LISTED_KEY, "0")) < seconds
+            return time.time() - float(self.saved.get(LISTED_KEY, "0")) < seconds
         except ValueError:
             return False
 
@@ -66,22 +113,32 @@ class QuickGate:
 
         The local side is asked for its change token first (a Maildir: two ``stat`` calls);
         only without a matching token is it listed and compared with the status."""
-        if self.fingerprint is None or self._meta.get(META_KEY) != self.fingerprint:
+        if self.fingerprint is None or self.saved.get(META_KEY) != self.fingerprint:
             return False
-        if self.local_token is not None and self._meta.get(LOCAL_KEY) == self.local_token:
+        if self.local_token is not None and self.saved.get(LOCAL_KEY) == self.local_token:
             return True
-        records = self.status.records()
+        if self._records is None:
+            return False
+        records = self._records()
         listing = local.list_messages()
         if listing.keys() != records.keys():
             return False
         return all(info.flags == records[uid].flags for uid, info in listing.items())
 
-    def record(self, local_token: str | None) -> None:
-        """Remember both sides' states: call only after a sync of the pair finished cleanly,
+    def with_current_token(self) -> dict[str, str] | None:
+        """After :meth:`unchanged` said yes by listing, the entry with today's local token (so
+        the next sync need not list), or ``None`` when there is nothing new to keep."""
+        if self.local_token is None or self.saved.get(LOCAL_KEY) == self.local_token:
+            return None
+        return {**self.saved, LOCAL_KEY: self.local_token}
+
+    def recorded(self, local_token: str | None) -> dict[str, str] | None:
+        """The entry to keep after a clean sync of the pair (``None``: nothing worth keeping),
         with the local folder's change token taken after that sync."""
-        if self.fingerprint is not None:
-            self.status.set_meta({META_KEY: self.fingerprint, LOCAL_KEY: local_token or "",
-                                  LISTED_KEY: str(time.time())})
+        if self.fingerprint is None:
+            return None
+        return {META_KEY: self.fingerprint, LOCAL_KEY: local_token or "",
+                LISTED_KEY: str(time.time())}
 
 
 class QuickSchedule:
