@@ -8,10 +8,10 @@ distinct flag set, and deletions one ``UID STORE`` plus one ``UID EXPUNGE`` per 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from offlineimap.errors import FolderError, UIDValidityError
+from offlineimap.errors import ConnectionFailed, FolderError, UIDValidityError
 from offlineimap.repository import Flags, Folder, FolderState, MessageInfo, NewMessage
 
 from offlineimap_imap import flags as flagmap
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: Body download batches: at most this many messages or (by listed size) bytes per UID FETCH.
 FETCH_BATCH_MESSAGES = 500
 FETCH_BATCH_BYTES = 16 * 1024 * 1024
+_T = TypeVar("_T")
 LISTING_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE)"
 
 
@@ -75,10 +76,36 @@ class IMAPFolder(Folder):
         ctx = self.repository.ctx
         ctx.events.warning(message, account=ctx.account)
 
+    def _reading(self, read: Callable[[], _T]) -> _T:
+        """Run a read-only command; after a lost connection, once more on a fresh one.
+
+        A read changes nothing on the server, so repeating it is safe. Writes are never
+        repeated here: the next sync finishes them (the engine's journal and status decide).
+        """
+        try:
+            return read()
+        except ConnectionFailed as exc:
+            if self._connection is None or not self._connection.broken:
+                raise
+            self._warn(f"{exc}; reconnecting to try once more")
+            self._reconnect()
+            return read()
+
+    def _reconnect(self) -> None:
+        """Swap the broken connection for a fresh one and select this folder again."""
+        broken, self._connection = self._connection, None
+        if broken is not None:
+            self.repository.release_connection(broken)
+        self._connection = self.repository.pool.acquire()
+        answer = self._select(force=True)
+        uidvalidity = answer.get(b"UIDVALIDITY")
+        if self._uidvalidity is not None and isinstance(uidvalidity, int):
+            self._check_uidvalidity(uidvalidity)
+
     # -- the driver contract ----------------------------------------------------------------
 
     def state(self) -> FolderState:
-        answer = self._select(force=True)
+        answer = self._reading(lambda: self._select(force=True))
 
         def number(key: bytes) -> int | None:
             value = answer.get(key)
@@ -91,8 +118,12 @@ class IMAPFolder(Folder):
     def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
         self._select()
         start = max(min_uid or 1, 1)
-        with protocol.guard(self.connection, f"{self.where}: UID FETCH"):
-            data = protocol.uid_fetch(self.connection, f"{start}:*", self.listing_items)
+
+        def read() -> list[Any]:
+            with protocol.guard(self.connection, f"{self.where}: UID FETCH"):
+                return protocol.uid_fetch(self.connection, f"{start}:*", self.listing_items)
+
+        data = self._reading(read)
         listing = self._read_listing(data, start)
         self._sizes = {uid: info.size for uid, info in listing.items() if info.size is not None}
         return listing
@@ -122,10 +153,14 @@ class IMAPFolder(Folder):
         for batch in self._batches(uids):
             wanted = set(batch)
             for sequence_set in uidset.chunks(batch):
-                with protocol.guard(self.connection, f"{self.where}: UID FETCH BODY"):
-                    data = protocol.uid_fetch(self.connection, sequence_set, "(UID BODY.PEEK[])")
-                    parsed = parse_fetch_response(data, normalise_times=False, uid_is_key=True)
-                del data
+                def read(sequence_set: str = sequence_set) -> dict[int, Any]:
+                    with protocol.guard(self.connection, f"{self.where}: UID FETCH BODY"):
+                        data = protocol.uid_fetch(self.connection, sequence_set,
+                                                  "(UID BODY.PEEK[])")
+                        return parse_fetch_response(data, normalise_times=False,
+                                                    uid_is_key=True)
+
+                parsed = self._reading(read)
                 for uid in sorted(parsed):
                     body = parsed[uid].get(b"BODY[]")
                     if uid in wanted and isinstance(body, bytes):
