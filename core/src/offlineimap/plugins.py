@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.metadata
 from collections.abc import Iterable
 from typing import Any
 
 import pluggy
+
 from offlineimap import hookspecs
 from offlineimap.errors import ConfigError, MissingPluginError
 from offlineimap.repository import Repository
@@ -44,8 +44,12 @@ class PluginInfo:
 
     name: str  #: entry point name
     distribution: str
-    version: str
     provides: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """Looked up only when shown: reading package metadata costs a sync's start-up time."""
+        return _version_of(self.distribution)
 
 
 @dataclasses.dataclass
@@ -144,8 +148,7 @@ class PluginHost:
         except Exception as exc:  # a plugin with a malformed hookimpl: report, carry on
             self.failures.append(LoadFailure(name, distribution, _one_line(exc)))
             return
-        version = _version_of(distribution)
-        self.plugins.append(PluginInfo(name, distribution, version))
+        self.plugins.append(PluginInfo(name, distribution))
 
     def finish(self) -> None:
         """Check every hookimpl matches a spec, then collect registrations.
@@ -230,6 +233,8 @@ def _distribution_of(entry_point: Any) -> str:
 
 @functools.cache
 def _declaring_distributions() -> dict[tuple[str, str], str]:
+    import importlib.metadata
+
     return {
         (ep.name, ep.value): dist.metadata["Name"]
         for dist in importlib.metadata.distributions()
@@ -239,6 +244,8 @@ def _declaring_distributions() -> dict[tuple[str, str], str]:
 
 
 def _version_of(distribution: str) -> str:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

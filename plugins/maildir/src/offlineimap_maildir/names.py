@@ -10,7 +10,6 @@ an existing OfflineIMAP user switch without downloading their mail again.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import os
 import re
@@ -166,6 +165,8 @@ def header_date(body: bytes, header: bytes) -> int | None:
         parts = [line[len(want):]]
         parts.extend(_continuations(lines, i + 1))
         text = b" ".join(part.strip() for part in parts).decode("ascii", "replace")
+        import email.utils  # only for filename_use_mail_timestamp / utime_from_header
+
         parsed = email.utils.parsedate_tz(text)
         if parsed is None:
             return None

@@ -7,7 +7,6 @@ Blinkenlights log pane say the same thing the same way.
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -85,10 +84,9 @@ def uid_sequence(uids: Iterable[int]) -> str:
 
 
 def version() -> str:
-    try:
-        return importlib.metadata.version("offlineimap-core")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
-        return "unknown"
+    from offlineimap import __version__
+
+    return __version__
 
 
 def banner() -> str:
