@@ -47,20 +47,25 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def offlineimap_repository_types(register: Callable[[str, type[Repository]], None]) -> None:
+def offlineimap_repository_types(
+        register: Callable[[str, type[Repository] | str], None]) -> None:
     """Register repository types (``type = ...`` in a ``[Repository X]`` section).
 
     Called by :class:`offlineimap.plugins.PluginHost` once per run, after every plugin is loaded.
 
     :param register: call ``register(name, cls)`` for each type; ``name`` is matched
         case-insensitively against the configuration, ``cls`` is a subclass of
-        :class:`offlineimap.repository.Repository`. Registering a name twice is an error.
+        :class:`offlineimap.repository.Repository`, or the string ``"module:Class"`` naming
+        one, imported only when a configuration uses it (keeps start-up fast for plugins with
+        heavy imports; the same holds for the other registration hooks). Registering a name
+        twice is an error.
     :return: nothing.
     """
 
 
 @hookspec
-def offlineimap_status_backends(register: Callable[[str, type[StatusBackend]], None]) -> None:
+def offlineimap_status_backends(
+        register: Callable[[str, type[StatusBackend] | str], None]) -> None:
     """Register status cache backends (``status_backend = ...`` in ``[general]`` or an account).
 
     Called by :class:`offlineimap.plugins.PluginHost` once per run, after every plugin is loaded.
@@ -72,7 +77,7 @@ def offlineimap_status_backends(register: Callable[[str, type[StatusBackend]], N
 
 
 @hookspec
-def offlineimap_uis(register: Callable[[str, type[UI]], None]) -> None:
+def offlineimap_uis(register: Callable[[str, type[UI] | str], None]) -> None:
     """Register user interfaces (``-u NAME`` or ``ui = NAME`` in ``[general]``).
 
     Called by :class:`offlineimap.plugins.PluginHost` once per run, after every plugin is loaded.

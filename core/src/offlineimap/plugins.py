@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,9 +70,13 @@ class _Registry:
         self.owner: dict[str, str] = {}  # lower name -> plugin name
 
     def register(self, plugin: str, name: str, cls: Any) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, self.base)):
-            raise TypeError(f"plugin {plugin!r} registered {self.kind} {name!r} that is not a "
-                            f"subclass of {self.base.__name__}")
+        """Record ``cls``: a class, or ``"module:Class"`` imported only when first used."""
+        if isinstance(cls, str):
+            if ":" not in cls:
+                raise TypeError(f"plugin {plugin!r} registered {self.kind} {name!r} as {cls!r}: "
+                                "a lazy reference is written 'module:Class'")
+        else:
+            self._check(plugin, name, cls)
         key = name.lower()
         if key in self.entries:
             raise ValueError(f"{self.kind} {name!r} is registered by both "
@@ -79,13 +84,21 @@ class _Registry:
         self.entries[key] = (name, cls)
         self.owner[key] = plugin
 
+    def _check(self, plugin: str, name: str, cls: Any) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise TypeError(f"plugin {plugin!r} registered {self.kind} {name!r} that is not a "
+                            f"subclass of {self.base.__name__}")
+
     def resolve(self, value: str, where: str) -> Any:
         """Return the class registered as ``value`` or raise a one-line :class:`ConfigError`."""
-        try:
-            return self.entries[value.lower()][1]
-        except KeyError:
-            pass
-        dist = KNOWN_PROVIDERS.get(self.kind, {}).get(value.lower())
+        key = value.lower()
+        if key in self.entries:
+            display, cls = self.entries[key]
+            if isinstance(cls, str):
+                cls = self._import(display, cls, where)
+                self.entries[key] = (display, cls)
+            return cls
+        dist = KNOWN_PROVIDERS.get(self.kind, {}).get(key)
         if dist:
             raise MissingPluginError(
                 f"{where} = {value}: no installed plugin provides the {self.kind} {value!r}; "
@@ -93,6 +106,20 @@ class _Registry:
             )
         known = ", ".join(sorted(display for display, _ in self.entries.values())) or "none"
         raise ConfigError(f"{where} = {value}: unknown {self.kind} (installed: {known})")
+
+    def _import(self, name: str, reference: str, where: str) -> Any:
+        module_name, _, attribute = reference.partition(":")
+        plugin = self.owner[name.lower()]
+        try:
+            cls = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{where} = {name}: the plugin {plugin!r} is broken: "
+                              f"{_one_line(exc)}") from None
+        try:
+            self._check(plugin, name, cls)
+        except TypeError as exc:
+            raise ConfigError(f"{where} = {name}: {exc}") from None
+        return cls
 
     def names(self) -> list[str]:
         return sorted(display for display, _ in self.entries.values())

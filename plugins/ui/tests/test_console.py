@@ -112,7 +112,10 @@ def test_quiet_shows_warnings(make_ui, capfd):
 
 
 def test_every_event_hook_is_implemented_by_every_ui(config):
+    from offlineimap.plugins import PluginHost
     from offlineimap_ui.plugin import UIS
+
+    host = PluginHost.load()  # lazily registered UIs (Blinkenlights) are imported on resolve
 
     events = [name for name in dir(hookspecs) if name.startswith("offlineimap_")
               and name not in ("offlineimap_repository_types", "offlineimap_status_backends",
@@ -120,7 +123,8 @@ def test_every_event_hook_is_implemented_by_every_ui(config):
                                "offlineimap_get_password", "offlineimap_prompt_password",
                                "offlineimap_filter_folder")]
     assert len(events) == 16
-    for name, cls in UIS.items():
+    for name in UIS:
+        cls = host.uis.resolve(name, "-u")
         pm = pluggy.PluginManager(hookspecs.PROJECT)
         pm.add_hookspecs(hookspecs)
         ui = cls(config)

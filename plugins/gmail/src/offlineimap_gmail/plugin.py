@@ -1,7 +1,7 @@
 """Entry point of the ``offlineimap-gmail`` distribution: ``type = Gmail`` and ``GmailMaildir``.
 
-Importing this module stays cheap (``offlineimap --help`` loads every plugin): the repository
-classes, and with them imapclient, are imported when the types are registered.
+Importing this module stays cheap (every run loads every plugin): the repository classes, and
+with them imapclient, are registered by name and imported only when a configuration uses them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from offlineimap.repository import Repository
 
 
 @hookimpl
-def offlineimap_repository_types(register: Callable[[str, type[Repository]], None]) -> None:
+def offlineimap_repository_types(register: Callable[[str, type[Repository] | str], None]
+                                 ) -> None:
     """Provide the ``Gmail`` (remote) and ``GmailMaildir`` (local) repository types."""
-    from offlineimap_gmail.repository import GmailMaildirRepository, GmailRepository
-
-    register("Gmail", GmailRepository)
-    register("GmailMaildir", GmailMaildirRepository)
+    register("Gmail", "offlineimap_gmail.repository:GmailRepository")
+    register("GmailMaildir", "offlineimap_gmail.repository:GmailMaildirRepository")
 
 
 def oauth2_refresh(client_id: str, refresh_token: str, client_secret: str | None = None,

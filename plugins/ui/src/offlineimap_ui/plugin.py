@@ -7,12 +7,12 @@ from collections.abc import Callable
 from offlineimap.hookspecs import hookimpl
 from offlineimap.ui import UI
 
-from offlineimap_ui.blinkenlights import Blinkenlights
 from offlineimap_ui.console import TTYUI, Basic, Quiet, Syslog
 from offlineimap_ui.machine import MachineUI
 
-UIS: dict[str, type[UI]] = {
-    "Blinkenlights": Blinkenlights,
+#: Blinkenlights (curses) is named, not imported: only a run that chooses it pays for curses.
+UIS: dict[str, type[UI] | str] = {
+    "Blinkenlights": "offlineimap_ui.blinkenlights:Blinkenlights",
     "TTYUI": TTYUI,
     "Basic": Basic,
     "Quiet": Quiet,
@@ -22,6 +22,6 @@ UIS: dict[str, type[UI]] = {
 
 
 @hookimpl
-def offlineimap_uis(register: Callable[[str, type[UI]], None]) -> None:
+def offlineimap_uis(register: Callable[[str, type[UI] | str], None]) -> None:
     for name, cls in UIS.items():
         register(name, cls)
