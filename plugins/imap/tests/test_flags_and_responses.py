@@ -87,3 +87,15 @@ def test_message_id_comes_from_the_header_only() -> None:
     body = b"Subject: x\r\nMessage-Id: <a@b>\r\n\r\nMessage-ID: <not@this>\r\n"
     assert responses.message_id(body) == "<a@b>"
     assert responses.message_id(b"Subject: x\n\nMessage-ID: <no@no>\n") is None
+
+
+def test_bodies_are_read_straight_from_the_literals() -> None:
+    from offlineimap_imap.responses import parse_bodies
+
+    data = [(b"1 (UID 42 BODY[] {5}", b"hello"), b")",
+            b"2 (FLAGS (\\Seen))",  # unsolicited: skipped
+            (b"3 (BODY[] {3}", b"abc"), b" UID 44)"]
+    assert parse_bodies(data) == [(42, b"hello"), (44, b"abc")]
+    assert parse_bodies([(b"1 (UID 1 RFC822.HEADER {2}", b"hi"), b")"]) is None
+    assert parse_bodies([(b"1 (BODY[] {2}", b"hi"), b")"]) is None  # no UID anywhere
+    assert parse_bodies([]) == []

@@ -153,20 +153,23 @@ class IMAPFolder(Folder):
         for batch in self._batches(uids):
             wanted = set(batch)
             for sequence_set in uidset.chunks(batch):
-                def read(sequence_set: str = sequence_set) -> dict[int, Any]:
+                def read(sequence_set: str = sequence_set) -> list[tuple[int, bytes]]:
                     with protocol.guard(self.connection, f"{self.where}: UID FETCH BODY"):
                         data = protocol.uid_fetch(self.connection, sequence_set,
                                                   "(UID BODY.PEEK[])")
-                        return parse_fetch_response(data, normalise_times=False,
-                                                    uid_is_key=True)
+                    bodies = responses.parse_bodies(data)
+                    if bodies is None:  # an unusual answer: the general parser reads it
+                        parsed = parse_fetch_response(data, normalise_times=False,
+                                                      uid_is_key=True)
+                        bodies = [(uid, items.get(b"BODY[]")) for uid, items in parsed.items()]
+                    return bodies
 
-                parsed = self._reading(read)
-                for uid in sorted(parsed):
-                    body = parsed[uid].get(b"BODY[]")
+                bodies = self._reading(read)
+                for uid, body in sorted(bodies, key=lambda pair: pair[0]):
                     if uid in wanted and isinstance(body, bytes):
                         wanted.discard(uid)
                         yield uid, body
-                del parsed
+                del bodies
 
     def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
         connection = self._writable("store messages")

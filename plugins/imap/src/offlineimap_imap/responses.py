@@ -13,6 +13,7 @@ import calendar
 import re
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from offlineimap.repository import MessageInfo
 
@@ -129,3 +130,35 @@ def message_id(body: bytes) -> str | None:
     header = body if end < 0 else body[:end]
     match = _MESSAGE_ID.search(header)
     return match.group(1).decode("ascii", "replace") if match else None
+
+
+_BODY_UID = re.compile(rb"\bUID (\d+)")
+
+
+def parse_bodies(data: Iterable[Any]) -> list[tuple[int, bytes]] | None:
+    """``[(uid, body)]`` straight from imaplib's untagged data of ``UID FETCH (UID BODY.PEEK[])``.
+
+    A body arrives as a literal: the pair ``(b'7 (UID 42 BODY[] {n}', body)``, with the UID
+    before the literal or in the text after it. Reading that directly avoids a general
+    response parser walking every byte of every message. Anything else (unsolicited FLAGS
+    lines) is skipped; an answer of another shape gives ``None``, and the caller parses it
+    the general way.
+    """
+    bodies: list[tuple[int, bytes]] = []
+    pending: bytes | None = None
+    for item in data:
+        if isinstance(item, tuple):
+            if pending is not None or len(item) != 2 or b"BODY[]" not in item[0]:
+                return None
+            match = _BODY_UID.search(item[0])
+            if match:
+                bodies.append((int(match.group(1)), item[1]))
+            else:
+                pending = item[1]
+        elif pending is not None:
+            match = _BODY_UID.search(item) if isinstance(item, bytes) else None
+            if match is None:
+                return None
+            bodies.append((int(match.group(1)), pending))
+            pending = None
+    return None if pending is not None else bodies
