@@ -70,6 +70,8 @@ def _run(options: Options, plugins: Iterable[tuple[str, object]]) -> int:
         _error(line, "WARNING: ")
 
     config, problems = load_config(options, host)
+    for line in config.writable_by_others():
+        _error(line, "WARNING: ")
     accounts = options.accounts if options.accounts is not None else config.account_names()
     options.apply_to(config, accounts)
     from offlineimap.validate import check_config, notices

@@ -295,6 +295,27 @@ class Config:
             namespace.update(_run_pythonfile(path))
         self.namespace = namespace
 
+    def writable_by_others(self) -> list[str]:
+        """One warning per file of code (this file, ``pythonfile``) that any user may change.
+
+        Both run as the user (``pythonfile``, every ``*eval``), so whoever can write them can
+        run commands as the user. A warning rather than an error: the file may live on a file
+        system without Unix modes, and refusing would stop mail over a permission bit.
+        """
+        paths = [self.path] if self.path is not None else []
+        if self.general.has("pythonfile"):
+            paths.append(self.general.get_path("pythonfile"))
+        lines = []
+        for path in paths:
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                continue  # a missing pythonfile is load_namespace's error to report
+            if mode & 0o002:
+                lines.append(f"{path} is writable by other users, who could make offlineimap "
+                             f"run their code as you: chmod o-w {path}")
+        return lines
+
 
 # -------------------------------------------------------------------------------------------------
 # Folder functions written by the user

@@ -67,7 +67,7 @@ class PlainStatusBackend(StatusBackend):
 
     def _make_dirs(self) -> None:
         try:
-            for directory in (self.root, self.extra / "meta", self.extra / "tmp"):
+            for directory in (self.root, self.extra, self.extra / "meta", self.extra / "tmp"):
                 directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise FolderError(f"cannot create status directory: {exc}") from exc

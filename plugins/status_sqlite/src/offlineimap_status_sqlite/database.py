@@ -130,6 +130,9 @@ class SqliteStatusFolder(StatusFolder):
                 with self._conn.begin():
                     if not _prepare_schema(self._conn, self.path):
                         self._create(backend, folder_name)
+                        # SQLite honours the umask; the status is the user's alone (and
+                        # SQLite gives its journal files the database's mode).
+                        self.path.chmod(0o600)
                 # Outside any transaction, once the database has been read successfully.
                 self._conn.connection.dbapi_connection.execute("PRAGMA journal_mode=DELETE")
         except BaseException:

@@ -1,0 +1,107 @@
+"""A scripted IMAP server on 127.0.0.1 that says whatever a test wants, however wrong.
+
+Dovecot is a well-behaved server; security and hostile-input tests need the other kind: one
+that hides STARTTLS (a man in the middle stripping it), answers a login with garbage, or sends
+malformed FETCH data. :class:`FakeImapServer` sends ``greeting`` to each client, then calls
+``respond(tag, command_line)`` for every command line and sends back the bytes it returns (an
+empty answer closes the connection). Everything a client sent is kept in :attr:`received`, so
+a test can assert that a password never left the client.
+
+Bounded like the fault proxy: loopback only, a few connections, timeouts everywhere, and
+:meth:`FakeImapServer.close` ends every thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+__all__ = ["FakeImapServer", "Responder", "capability_responder"]
+
+Responder = Callable[[bytes, bytes], bytes]
+_TIMEOUT = 10.0
+
+
+def capability_responder(capabilities: bytes) -> Responder:
+    """A server that knows only CAPABILITY (answered with ``capabilities``), LOGOUT, NOOP;
+    everything else, logins included, gets ``NO``."""
+
+    def respond(tag: bytes, line: bytes) -> bytes:
+        command = line.split(b" ", 1)[0].upper()
+        if command == b"CAPABILITY":
+            return b"* CAPABILITY " + capabilities + b"\r\n" + tag + b" OK done\r\n"
+        if command == b"LOGOUT":
+            return b"* BYE\r\n" + tag + b" OK bye\r\n"
+        if command == b"NOOP":
+            return tag + b" OK\r\n"
+        return tag + b" NO not here\r\n"
+
+    return respond
+
+
+class FakeImapServer:
+    """Serves ``greeting`` then ``respond``'s answers, one thread per client (at most 8)."""
+
+    def __init__(self, greeting: bytes, respond: Responder) -> None:
+        self.greeting = greeting
+        self.respond = respond
+        self.received = bytearray()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=8)
+        self._listener.settimeout(0.05)
+        self.host = "127.0.0.1"
+        self.port: int = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+        self._accepter.start()
+
+    def __enter__(self) -> FakeImapServer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._accepter.join(timeout=5)
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=_TIMEOUT)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if len(self._threads) >= 8:
+                client.close()
+                continue
+            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, client: socket.socket) -> None:
+        client.settimeout(_TIMEOUT)
+        with client, client.makefile("rb") as reader:
+            try:
+                client.sendall(self.greeting)
+                while not self._stop.is_set():
+                    line = reader.readline(65536)
+                    if not line:
+                        return
+                    with self._lock:
+                        self.received += line
+                    tag, _, rest = line.rstrip(b"\r\n").partition(b" ")
+                    answer = self.respond(tag, rest)
+                    if not answer:
+                        return
+                    client.sendall(answer)
+            except OSError:
+                return
