@@ -8,6 +8,7 @@ on, each file is fsynced before its rename and each changed directory once per c
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -59,6 +60,8 @@ class MaildirFolder(Folder):
     def __init__(self, repository: MaildirRepository, name: str) -> None:
         super().__init__(repository, name)
         self.path = repository.folder_path(name)
+        self._path_text = os.fspath(self.path)
+        self._sub_paths = {sub: self.path / sub for sub in ("cur", "new")}
         self.options = repository.options
         self.scheme = names.NameScheme(names.folder_md5(repository.visible_name(name)),
                                        self.options.infosep)
@@ -288,9 +291,11 @@ class MaildirFolder(Folder):
             date = names.header_date(body, b"Date") or names.header_date(body, b"Delivery-date")
         mtime = names.header_date(body, b"Date") if self.options.utime_from_header else None
         letters = "".join(sorted(flags))
+        # Plain strings, not Path objects: this runs once per message of an initial sync.
+        base = self._path_text
         while True:
             name = self.scheme.new_name(uid, letters, date)
-            tmp = self.path / "tmp" / name
+            tmp = f"{base}/tmp/{name}"
             try:
                 write_new_file(tmp, body, fsync=self.options.fsync, mtime=mtime)
                 break
@@ -298,11 +303,12 @@ class MaildirFolder(Folder):
                 continue  # a leftover of an earlier run with our pid: take the next number
         sub = "cur" if "S" in flags else "new"
         try:
-            os.rename(tmp, self.path / sub / name)
+            os.rename(tmp, f"{base}/{sub}/{name}")
         except OSError:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
-        sync.add(self.path / sub)
+        sync.add(self._sub_paths[sub])
         return sub, name
 
     def _flag_setter(self, new_flags: Callable[[frozenset[str]], frozenset[str]],

@@ -44,7 +44,8 @@ class DirSync:
         self._dirs.clear()
 
 
-def write_new_file(path: Path, data: bytes, *, fsync: bool, mtime: int | None = None) -> None:
+def write_new_file(path: str | Path, data: bytes, *, fsync: bool, mtime: int | None = None
+                   ) -> None:
     """Create ``path`` (never overwriting: ``FileExistsError``) holding ``data``.
 
     With ``fsync`` the data is on disk when this returns, so a rename that follows cannot
@@ -60,7 +61,7 @@ def write_new_file(path: Path, data: bytes, *, fsync: bool, mtime: int | None = 
                 os.fsync(handle.fileno())
         except BaseException:
             handle.close()
-            path.unlink(missing_ok=True)
+            Path(path).unlink(missing_ok=True)
             raise
 
 
