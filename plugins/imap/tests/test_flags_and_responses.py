@@ -59,9 +59,14 @@ def test_internaldate_round_trip_and_bad_input() -> None:
 
 
 def test_appenduid_single_and_multiple() -> None:
-    assert responses.parse_appenduid(b"[APPENDUID 1700 42] Append completed.") == (1700, [42])
-    assert responses.parse_appenduid(b"[APPENDUID 9 3:5] ok") == (9, [3, 4, 5])
-    assert responses.parse_appenduid(b"Append completed.") is None
+    assert responses.parse_appenduid(b"[APPENDUID 1700 42] Append completed.", 1) == (
+        1700, [42])
+    assert responses.parse_appenduid(b"[APPENDUID 9 3:5] ok", 3) == (9, [3, 4, 5])
+    assert responses.parse_appenduid(b"Append completed.", 1) is None
+    # a hostile or broken set: the UIDs are then looked up by Message-ID instead
+    assert responses.parse_appenduid(b"[APPENDUID 9 1:4294967295] ok", 2) is None
+    assert responses.parse_appenduid(b"[APPENDUID 9 3:5] ok", 2) is None
+    assert responses.parse_appenduid(b"[APPENDUID 9 0,5:,,] ok", 2) is None
 
 
 def test_flag_changes_share_commands_per_flag_set() -> None:

@@ -147,21 +147,17 @@ class IMAPFolder(Folder):
             yield batch
 
     def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
-        from imapclient.response_parser import parse_fetch_response
-
         self._select()
         for batch in self._batches(uids):
             wanted = set(batch)
             for sequence_set in uidset.chunks(batch):
-                def read(sequence_set: str = sequence_set) -> list[tuple[int, bytes]]:
+                def read(sequence_set: str = sequence_set) -> list[tuple[int, bytes | None]]:
                     with protocol.guard(self.connection, f"{self.where}: UID FETCH BODY"):
                         data = protocol.uid_fetch(self.connection, sequence_set,
                                                   "(UID BODY.PEEK[])")
                     bodies = responses.parse_bodies(data)
                     if bodies is None:  # an unusual answer: the general parser reads it
-                        parsed = parse_fetch_response(data, normalise_times=False,
-                                                      uid_is_key=True)
-                        bodies = [(uid, items.get(b"BODY[]")) for uid, items in parsed.items()]
+                        return responses.parse_fetch_generally(data)
                     return bodies
 
                 bodies = self._reading(read)

@@ -179,10 +179,8 @@ class _Uploader:
 
 
 def _answers(batch: list[Upload], stored: bool, text: str) -> Iterator[Appended]:
-    answer = parse_appenduid(text.encode("utf-8", "replace")) if stored else None
-    uids: list[int | None] = list(answer[1]) if answer else []
-    if len(uids) != len(batch):
-        uids = [None] * len(batch)
+    answer = parse_appenduid(text.encode("utf-8", "replace"), len(batch)) if stored else None
+    uids: list[int | None] = list(answer[1]) if answer else [None] * len(batch)
     for upload, uid in zip(batch, uids, strict=True):
         yield Appended(upload.key, stored, text, answer[0] if answer else None, uid)
 

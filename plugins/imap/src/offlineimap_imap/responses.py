@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from offlineimap.errors import FolderError
 from offlineimap.repository import MessageInfo
 
 from offlineimap_imap import flags as flagmap
@@ -114,12 +115,39 @@ def _scan(line: bytes) -> tuple[int | None, bytes | None, int | None, bytes | No
     return uid, flag_text, size, date_text
 
 
-def parse_appenduid(text: bytes) -> tuple[int, list[int]] | None:
-    """``(uidvalidity, [uids])`` from a tagged APPEND answer carrying ``[APPENDUID ...]``."""
+def parse_appenduid(text: bytes, count: int) -> tuple[int, list[int]] | None:
+    """``(uidvalidity, [uids])`` from a tagged APPEND answer carrying ``[APPENDUID ...]`` for
+    ``count`` messages; ``None`` when it is missing or does not name exactly ``count`` valid
+    UIDs (the caller then finds the UIDs by Message-ID, as without UIDPLUS)."""
     match = _APPENDUID.search(text)
     if not match:
         return None
-    return int(match.group(1)), expand(match.group(2).decode("ascii"))
+    try:
+        uids = expand(match.group(2).decode("ascii"), limit=count)
+    except ValueError:
+        return None
+    if len(uids) != count or min(uids, default=1) < 1:
+        return None
+    return int(match.group(1)), uids
+
+
+def parse_fetch_generally(data: list[Any]) -> list[tuple[int, bytes | None]]:
+    """``[(uid, body or None)]`` through imapclient's general parser, for answers
+    :func:`parse_bodies` does not recognise.
+
+    Whatever the parser chokes on (a server sending garbage) becomes one :class:`FolderError`
+    line, whichever exception it raised.
+    """
+    from imapclient.response_parser import parse_fetch_response
+
+    try:
+        parsed = parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+    except Exception as exc:  # a third-party parser fed hostile bytes: any failure is ours
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        raise FolderError(f"malformed FETCH answer from the server: {type(exc).__name__}"
+                          + (f": {reason}" if reason else "")) from None
+    return [(uid, items.get(b"BODY[]")) for uid, items in parsed.items()
+            if isinstance(uid, int) and isinstance(items, dict)]
 
 
 def message_id(body: bytes) -> str | None:

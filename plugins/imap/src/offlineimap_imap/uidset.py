@@ -51,12 +51,15 @@ def chunks(uids: Iterable[int], max_length: int = MAX_SET_LENGTH) -> Iterator[st
         yield ",".join(parts)
 
 
-def expand(sequence_set: str) -> list[int]:
+def expand(sequence_set: str, limit: int | None = None) -> list[int]:
     """UIDs named by a sequence set from a server (``APPENDUID``'s ``"4:6,9"``), in order.
 
     ``a:b`` with ``a > b`` means the same range (RFC 3501); ``*`` is not allowed here.
+    A set naming more than ``limit`` UIDs raises ``ValueError`` before any list is built: a
+    hostile ``1:4294967295`` must not cost gigabytes.
     """
-    uids: list[int] = []
+    runs: list[range] = []
+    total = 0
     for part in sequence_set.split(","):
         first, sep, last = part.partition(":")
         try:
@@ -64,5 +67,8 @@ def expand(sequence_set: str) -> list[int]:
         except ValueError:
             raise ValueError(f"bad sequence set {sequence_set!r}") from None
         step = 1 if high >= low else -1
-        uids.extend(range(low, high + step, step))
-    return uids
+        runs.append(range(low, high + step, step))
+        total += len(runs[-1])
+        if limit is not None and total > limit:
+            raise ValueError(f"sequence set {sequence_set[:40]!r} names more than {limit} UIDs")
+    return [uid for run in runs for uid in run]
