@@ -15,6 +15,7 @@ run failed or any result was wrong. See README.md beside this file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pstats
 import shlex
@@ -26,6 +27,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bench_bulk import BULK_THRESHOLD, LARGE_FOLDER, bulk_template
+from bench_proxy import DelayProxy
 from bench_report import STEPS, RunResult, machine, render
 from bench_server import (
     ARRIVALS,
@@ -100,6 +103,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="run ours under cProfile (main thread only: use --maxconnections 1) "
                         "and write each step's profile and top functions to RESULTS_DIR/profiles")
+    parser.add_argument("--rtt", type=float, default=0.0, metavar="MS",
+                        help="run every tool through a local proxy adding MS/2 ms of delay in "
+                        "each direction (default 0: straight to Dovecot)")
+    parser.add_argument("--seed-files", action="store_true",
+                        help="seed the server by writing Maildir files instead of IMAP APPEND "
+                        f"(always above {BULK_THRESHOLD:,} messages or with --large)")
+    parser.add_argument("--large", type=int, default=0, metavar="N",
+                        help=f"add a folder {LARGE_FOLDER!r} with N messages of --large-mb MB "
+                        "(and 200 small ones), for peak memory")
+    parser.add_argument("--large-mb", type=int, default=50, help="size of each large message")
     parser.add_argument("--seed", type=int, default=1, help="corpus and change seed")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md",
                         help="where to write the Markdown report (default benchmarks/RESULTS.md)")
@@ -111,6 +124,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.messages, args.repeat = QUICK_MESSAGES, 1
     if args.messages < 10 or args.repeat < 1:
         parser.error("--messages must be at least 10 and --repeat at least 1")
+    if args.rtt < 0 or args.large < 0 or args.large_mb < 1:
+        parser.error("--rtt and --large must not be negative, --large-mb at least 1")
+    args.seed_files = args.seed_files or args.large > 0 or args.messages > BULK_THRESHOLD
     return args
 
 
@@ -161,15 +177,19 @@ def _summarise(profile: Path) -> None:
         stats.sort_stats("cumulative").print_stats(40)
 
 
-def run_tool(server: Dovecot, template: Template, tool: Tool, fsync: bool, repeat: int,
-             work: Path, logs: Path, seed: int, profiles: Path | None) -> list[RunResult]:
-    """Steps a, b and c for one tool on a fresh copy of the template account."""
+def run_tool(server: Dovecot, port: int, template: Template, tool: Tool, fsync: bool,
+             repeat: int, work: Path, logs: Path, seed: int,
+             profiles: Path | None) -> list[RunResult]:
+    """Steps a, b and c for one tool on a fresh copy of the template account.
+
+    The tool connects to *port* on the server's host: Dovecot's own, or the delay proxy's.
+    """
     account, model = clone(server, template)
     slug = f"{tool.kind}-mc{tool.maxconnections}-fsync-{'on' if fsync else 'off'}-{repeat + 1}"
     sandbox = Sandbox(work / slug)
     sandbox.create()
     command = tool.write_config(
-        sandbox, Server(server.host, server.port, account.user, account.password), fsync)
+        sandbox, Server(server.host, port, account.user, account.password), fsync)
     log = logs / f"{slug}.log"
     log.unlink(missing_ok=True)
     results = []
@@ -202,6 +222,17 @@ def run_tool(server: Dovecot, template: Template, tool: Tool, fsync: bool, repea
     return results
 
 
+def _seed(server: Dovecot, args: argparse.Namespace) -> tuple[Template, float]:
+    """The template account every run copies, and its size in MB."""
+    cache = args.results_dir / "cache"
+    if args.seed_files:
+        return bulk_template(server, args.messages, args.seed, cache, args.large,
+                             args.large_mb)
+    corpus = load_corpus(args.messages + ARRIVALS, args.seed, cache)
+    size_mb = sum(len(message) for message in corpus[:-ARRIVALS]) / 1e6
+    return seed_template(server, corpus, args.seed), size_mb
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python benchmarks/bench.py " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -220,8 +251,6 @@ def _run(args: argparse.Namespace, command: str, notes: list[str], work: Path) -
         return 1
     info = machine()
     started = time.perf_counter()
-    corpus = load_corpus(args.messages + ARRIVALS, args.seed, args.results_dir / "cache")
-    size_mb = sum(len(message) for message in corpus[:-ARRIVALS]) / 1e6
     logs = args.results_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     profiles = args.results_dir / "profiles" if args.profile else None
@@ -231,16 +260,26 @@ def _run(args: argparse.Namespace, command: str, notes: list[str], work: Path) -
     results: list[RunResult] = []
     with Dovecot() as server:
         seeding = time.perf_counter()
-        template = seed_template(server, corpus, args.seed)
-        print(f"seeded {template.total:,} messages ({size_mb:.0f} MB) in "
+        template, size_mb = _seed(server, args)
+        how = "Maildir files" if args.seed_files else "IMAP MULTIAPPEND"
+        print(f"seeded {template.total:,} messages ({size_mb:.0f} MB) through {how} in "
               f"{time.perf_counter() - seeding:.1f} s", flush=True)
-        for fsync in fsyncs:
-            for repeat in range(args.repeat):
-                for tool in tools:
-                    results += run_tool(server, template, tool, fsync, repeat, work, logs,
-                                        args.seed, profiles)
+        notes.append(f"server seeded through {how}")
+        proxy = DelayProxy((server.host, server.port), args.rtt) if args.rtt else None
+        with proxy or contextlib.nullcontext():
+            port = proxy.port if proxy else server.port
+            for fsync in fsyncs:
+                for repeat in range(args.repeat):
+                    for tool in tools:
+                        results += run_tool(server, port, template, tool, fsync, repeat, work,
+                                            logs, args.seed, profiles)
+        if proxy:
+            notes.append(f"every tool connected through a proxy adding {args.rtt / 2:g} ms "
+                         f"each way ({args.rtt:g} ms round trip); {proxy.connections} "
+                         "connections in all")
     notes.append(f"whole benchmark took {time.perf_counter() - started:.0f} s")
-    report = render(results, info, command, args.messages, size_mb, args.repeat, notes)
+    report = render(results, info, command, template.total, size_mb, args.repeat, notes,
+                    rtt=args.rtt, folders=len(template.model))
     print("\n" + report)
     if not args.no_output:
         args.output.write_text(report)

@@ -135,16 +135,18 @@ def problems(results: list[RunResult]) -> str:
 
 
 def render(results: list[RunResult], info: dict[str, str], command: str, messages: int,
-           size_mb: float, repeat: int, notes: list[str]) -> str:
-    """The whole report as Markdown."""
+           size_mb: float, repeat: int, notes: list[str], *, rtt: float = 0.0,
+           folders: int = 10) -> str:
+    """The whole report as Markdown; *rtt* is the proxy's added round trip in ms (0: none)."""
+    network = f", every tool through a proxy adding {rtt:g} ms round trip" if rtt else ""
     parts = [
         "## Benchmark results", "",
         f"`{command}`", "",
         f"- date: {info['date']}; load average at start: {info['load']}",
         f"- machine: {info['cpus']}, {info['memory']} RAM, {info['kernel']}, "
         f"Python {info['python']}",
-        f"- server: Dovecot {info['dovecot']} on 127.0.0.1, plain IMAP, 10 folders, "
-        f"{messages:,} messages ({size_mb:.0f} MB, realistic sizes)",
+        f"- server: Dovecot {info['dovecot']} on 127.0.0.1, plain IMAP{network}, "
+        f"{folders} folders, {messages:,} messages ({size_mb:.0f} MB, realistic sizes)",
         f"- wall seconds, median of {repeat} run(s) (range in parentheses); peak RSS of the "
         "tool's process tree in step a", "",
     ]

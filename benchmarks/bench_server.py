@@ -90,7 +90,7 @@ def load_corpus(count: int, seed: int, cache_dir: Path) -> list[bytes]:
     return messages
 
 
-def _folder_sizes(count: int) -> list[int]:
+def folder_sizes(count: int) -> list[int]:
     sizes = [max(1, count * share // 100) for _name, share in FOLDERS]
     sizes[0] += count - sum(sizes)
     if sizes[0] < 1:
@@ -98,7 +98,7 @@ def _folder_sizes(count: int) -> list[int]:
     return sizes
 
 
-def _initial_flags(rng: random.Random) -> str:
+def initial_flags(rng: random.Random) -> str:
     """A mailbox's usual mix: mostly read, some answered or flagged, some unread."""
     roll = rng.random()
     if roll < 0.70:
@@ -132,10 +132,10 @@ def seed_template(server: Dovecot, corpus: list[bytes], seed: int) -> Template:
     account = server.new_account("template")
     model: Model = {}
     start = 0
-    for (folder, _share), size in zip(FOLDERS, _folder_sizes(len(messages)), strict=True):
+    for (folder, _share), size in zip(FOLDERS, folder_sizes(len(messages)), strict=True):
         chunk = messages[start:start + size]
         start += size
-        flags = [_initial_flags(rng) for _ in chunk]
+        flags = [initial_flags(rng) for _ in chunk]
         uids = account.seed(folder, [
             (body, [IMAP_FLAG[letter] for letter in letters])
             for body, letters in zip(chunk, flags, strict=True)])
