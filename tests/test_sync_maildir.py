@@ -310,3 +310,20 @@ def test_corrupt_status_cache_is_set_aside_and_rebuilt(pair, make_messages, back
     again = sorted(p.name for p in pair.local_files("INBOX"))
     pair.run()
     assert sorted(p.name for p in pair.local_files("INBOX")) == again
+
+
+def test_startdate_limits_the_first_sync_then_bounds_by_uid(pair, make_messages) -> None:
+    old, new, later = make_messages(3)
+    pair.deliver("INBOX", old, "S", name="1500000000.M1P1.far", root=pair.remote_root)  # 2017
+    pair.deliver("INBOX", new, "S", name="1750000000.M2P1.far", root=pair.remote_root)  # 2025
+    pair.configure(local_extra="startdate = 2020-01-01\n")
+    pair.run()
+    assert [body for _, body in pair.local_messages("INBOX")] == [new.replace(b"\r\n", b"\n")]
+    start = pair.metadata / "Repository-Local" / "StartUID" / "INBOX"
+    floor = int(start.read_text())
+    # a later message with an old date is above the floor: copied; nothing old is touched
+    pair.deliver("INBOX", later, "", name="1400000000.M3P1.far", root=pair.remote_root)
+    pair.run()
+    assert len(pair.local_messages("INBOX")) == 2
+    assert len(remote(pair, "INBOX")) == 3  # the 2017 message is neither copied nor deleted
+    assert int(start.read_text()) == floor

@@ -293,6 +293,7 @@ class Account:
                              records=lambda: status().records())
             if listed_state is None and self._may_skip(gate, quick, pair, local):
                 return FolderStats(skipped=True)
+            start_uid, copy_filter = self._start_window(pair, local)
             journal = UploadJournal(
                 self.account_dir / "Journal" / status_file_name(pair.status), fsync=self.fsync)
             stack.callback(journal.close)
@@ -302,11 +303,12 @@ class Account:
                 policies={REMOTE: _policy(self.remote), LOCAL: _policy(self.local)},
                 status=status(), journal=journal, events=self.events,
                 settings=SyncSettings(dry_run=self.options.dry_run,
-                                      copy_allowed=self._copy_filter(),
+                                      copy_allowed=copy_filter, min_uid=start_uid,
                                       mass_delete_guard=self._mass_delete_guard(),
                                       stop=self.options.stop),
             )
             stats = sync.run(states)
+            self._remember_start_uid(pair, local, status(), start_uid)
             entry = gate.recorded(local.change_token())
             if entry and not (self.options.dry_run or stats.errors or self._stopping()):
                 self._sync_states.put(pair.status, entry)
@@ -384,6 +386,42 @@ class Account:
                 f"not synced. To start it afresh, move the local folder aside and delete "
                 f"{path} and the folder's status cache")
 
+    def _start_uid_path(self, local: Folder) -> Path:
+        return (self.local.ctx.repository_metadata_dir / "StartUID"
+                / status_file_name(local.name))
+
+    def _start_window(self, pair: FolderPair, local: Folder
+                      ) -> tuple[int | None, Callable[[MessageInfo], bool] | None]:
+        """``startdate`` (local repository option, as OfflineIMAP reads it): the first sync of
+        an empty local folder copies only messages dated on or after it; from then on the
+        lowest UID it copied, kept in ``Repository-<local>/StartUID/<folder>``, bounds the sync.
+
+        Returns the UID floor (or ``None``) and the copy filter to use."""
+        copy_filter = self._copy_filter()
+        startdate = _date_option(self.local.ctx.section, "startdate")
+        if startdate is None:
+            return None, copy_filter
+        try:
+            return int(self._start_uid_path(local).read_text().split()[0]), copy_filter
+        except (FileNotFoundError, IndexError, ValueError):
+            pass
+
+        def dated(info: MessageInfo) -> bool:
+            recent = info.internaldate is None or info.internaldate >= startdate
+            return recent and (copy_filter is None or copy_filter(info))
+
+        return None, dated
+
+    def _remember_start_uid(self, pair: FolderPair, local: Folder, status: StatusFolder,
+                            start_uid: int | None) -> None:
+        if start_uid is not None or self.options.dry_run:
+            return
+        if _date_option(self.local.ctx.section, "startdate") is None:
+            return
+        synced = [uid for uid in status.records() if uid > 0]
+        if synced:
+            _write_atomic(self._start_uid_path(local), f"{min(synced)}\n", fsync=self.fsync)
+
     def _mass_delete_guard(self) -> float:
         """``mass_delete_guard`` (percent) from the account, else ``[general]``; default 50."""
         option = "mass_delete_guard"
@@ -431,6 +469,18 @@ def _validity_path(repo: Repository, folder: Folder) -> Path:
 
 def _policy(repo: Repository) -> SidePolicy:
     return SidePolicy(writable=not repo.readonly, sync_deletes=repo.sync_deletes)
+
+
+def _date_option(section: Section, option: str) -> float | None:
+    """A ``YYYY-mm-dd`` option as seconds since the epoch (local midnight), or ``None``."""
+    value = section.get(option, None)
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return time.mktime(time.strptime(str(value).strip(), "%Y-%m-%d"))
+    except ValueError:
+        raise ConfigError(f"[{section.name}] {option} = {value!r}: expected a date "
+                          "YYYY-mm-dd") from None
 
 
 def _maxage_cutoff(section: Section) -> float | None:

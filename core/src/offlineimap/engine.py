@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from offlineimap.errors import FolderError
 from offlineimap.events import Events
@@ -27,6 +28,8 @@ from offlineimap.plan import LOCAL, REMOTE, SIDES, Plan, SidePolicy, make_plan, 
 from offlineimap.repository import Folder, FolderState, MessageInfo, NewMessage
 from offlineimap.stats import FolderStats
 from offlineimap.status import StatusFolder, StatusRecord
+
+T = TypeVar("T")
 
 
 class MassDeletionError(FolderError):
@@ -43,6 +46,9 @@ class SyncSettings:
     batch_bytes: int = 32 * 1024 * 1024
     #: set by a signal handler: finish the current batch, then stop
     stop: threading.Event | None = None
+    #: ``startdate``: UIDs below this are outside the sync on every side (never copied,
+    #: flagged or deleted); new local messages (negative UIDs) are not affected
+    min_uid: int | None = None
     #: refuse a folder whose sync would delete more than this share (percent) of one side
     mass_delete_guard: float = 50.0
     #: deletions this small are never refused (a folder of 3 emptied on purpose is normal)
@@ -77,10 +83,13 @@ class FolderSync:
 
     def run(self, states: Mapping[str, FolderState]) -> FolderStats:
         """Sync; ``states`` are the sides' :meth:`Folder.state` results (validity checked)."""
+        floor = self.settings.min_uid
         for side in SIDES:
             self.events.listing(self.account, self.name, side)
-            self.listings[side] = self.folders[side].list_messages()
-        records = self.status.records()
+            listing = self.folders[side].list_messages(
+                min_uid=floor if side == REMOTE else None)
+            self.listings[side] = _in_window(listing, floor)
+        records = _in_window(self.status.records(), floor)
         if not self.settings.dry_run:
             self._recover_uploads(records)
         plan = make_plan(self.listings, records, self.policies,
@@ -253,6 +262,13 @@ class FolderSync:
 
     def _stopping(self) -> bool:
         return self.settings.stop is not None and self.settings.stop.is_set()
+
+
+def _in_window(items: dict[int, T], floor: int | None) -> dict[int, T]:
+    """Leave out UIDs below ``floor`` (``startdate``); new local messages always stay."""
+    if floor is None:
+        return items
+    return {uid: item for uid, item in items.items() if uid < 0 or uid >= floor}
 
 
 def _batches(uids: list[int], listing: Mapping[int, MessageInfo], max_count: int,

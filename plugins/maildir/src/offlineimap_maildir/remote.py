@@ -12,6 +12,7 @@ crash can waste a few numbers but can never hand one number to two messages.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterable
@@ -102,10 +103,15 @@ class RemoteMaildirFolder(MaildirFolder):
                 del infos[uid]
             return infos
         counter = self._counter()
+        index = self._ensure_index()
         for old in unnumbered:
             new = counter.take()
             self.change_uid(old, new)
-            infos[new] = infos.pop(old)
+            info = infos.pop(old)
+            # Numbered now, the message is dated like any other: by its name's timestamp.
+            named_date = self.scheme.parse_listed(index[new][1])[2]
+            infos[new] = info if named_date is None else dataclasses.replace(
+                info, internaldate=named_date)
         return infos
 
     def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
