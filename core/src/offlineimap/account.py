@@ -275,9 +275,12 @@ class Account:
                 return opened[0]
 
             saved = self._sync_states.get(pair.status)
+            # Taken before anything is listed: a change made while this sync runs moves the
+            # token, so the next sync looks instead of trusting what this one recorded.
+            token = local.change_token()
             listed_state = self._remote_states.get(pair.remote)
             if listed_state is not None and self._may_skip(
-                    QuickGate(saved, listed_state, local_token=local.change_token(),
+                    QuickGate(saved, listed_state, local_token=token,
                               records=lambda: status().records()), quick, pair, local):
                 return FolderStats(skipped=True)
             remote = stack.enter_context(self.remote.open_folder(pair.remote))
@@ -289,7 +292,7 @@ class Account:
                     raise
                 self._revalidate(remote, local, status(), states[REMOTE], exc)
             self._check_validity(self.local, local, states[LOCAL], pair)
-            gate = QuickGate(saved, states[REMOTE], local_token=local.change_token(),
+            gate = QuickGate(saved, states[REMOTE], local_token=token,
                              records=lambda: status().records())
             if listed_state is None and self._may_skip(gate, quick, pair, local):
                 return FolderStats(skipped=True)
@@ -309,7 +312,7 @@ class Account:
             )
             stats = sync.run(states)
             self._remember_start_uid(pair, local, status(), start_uid)
-            entry = gate.recorded(local.change_token())
+            entry = gate.recorded(token)
             if entry and not (self.options.dry_run or stats.errors or self._stopping()):
                 self._sync_states.put(pair.status, entry)
             return stats

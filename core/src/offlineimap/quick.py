@@ -134,7 +134,8 @@ class QuickGate:
 
     def recorded(self, local_token: str | None) -> dict[str, str] | None:
         """The entry to keep after a clean sync of the pair (``None``: nothing worth keeping),
-        with the local folder's change token taken after that sync."""
+        with the local folder's change token taken *before* that sync listed anything (a token
+        taken afterwards could hide a change made while the sync ran)."""
         if self.fingerprint is None:
             return None
         return {META_KEY: self.fingerprint, LOCAL_KEY: local_token or "",

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 #: Seconds a directory must have been left alone before its mtime is trusted as a change token
 #: (file systems stamp with a coarse clock: two changes in one tick share an mtime).
-SETTLE = 1.0
+SETTLE = 0.2
 #: Where a message lives: ``("cur" or "new", file name)``.
 Location = tuple[str, str]
 #: Errors that concern the whole disk, not one message: stop storing instead of warning per file.
