@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench_bulk import BULK_THRESHOLD, LARGE_FOLDER, bulk_template
 from bench_proxy import DelayProxy
-from bench_report import STEPS, RunResult, machine, render
+from bench_report import ALL_STEPS, STEPS, RunResult, machine, render
 from bench_server import (
     ARRIVALS,
     Template,
@@ -113,6 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"add a folder {LARGE_FOLDER!r} with N messages of --large-mb MB "
                         "(and 200 small ones), for peak memory")
     parser.add_argument("--large-mb", type=int, default=50, help="size of each large message")
+    parser.add_argument("--noop-again", action="store_true",
+                        help="add step b2: a second no-change resync right after b")
     parser.add_argument("--seed", type=int, default=1, help="corpus and change seed")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md",
                         help="where to write the Markdown report (default benchmarks/RESULTS.md)")
@@ -178,7 +180,7 @@ def _summarise(profile: Path) -> None:
 
 
 def run_tool(server: Dovecot, port: int, template: Template, tool: Tool, fsync: bool,
-             repeat: int, work: Path, logs: Path, seed: int,
+             repeat: int, work: Path, logs: Path, args: argparse.Namespace,
              profiles: Path | None) -> list[RunResult]:
     """Steps a, b and c for one tool on a fresh copy of the template account.
 
@@ -195,9 +197,9 @@ def run_tool(server: Dovecot, port: int, template: Template, tool: Tool, fsync: 
     results = []
     finished = 0.0
     try:
-        for step in STEPS:
+        for step in ALL_STEPS if args.noop_again else STEPS:
             if step == "c":
-                change_server(account, model, template.arrivals, seed)
+                change_server(account, model, template.arrivals, args.seed)
             time.sleep(max(0.0, finished + SETTLE_SECONDS - time.monotonic()))
             profile = profiles / f"{slug}-{step}.prof" if profiles and tool.kind == "ours" else None
             measured: Measurement = measure(
@@ -272,7 +274,7 @@ def _run(args: argparse.Namespace, command: str, notes: list[str], work: Path) -
                 for repeat in range(args.repeat):
                     for tool in tools:
                         results += run_tool(server, port, template, tool, fsync, repeat, work,
-                                            logs, args.seed, profiles)
+                                            logs, args, profiles)
         if proxy:
             notes.append(f"every tool connected through a proxy adding {args.rtt / 2:g} ms "
                          f"each way ({args.rtt:g} ms round trip); {proxy.connections} "

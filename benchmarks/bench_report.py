@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STEPS = ("a", "b", "c")
-STEP_NAMES = {"a": "a initial", "b": "b no-op", "c": "c incremental"}
+#: With ``--noop-again``: b2 is a second no-change resync right after b, the routine case (the
+#: first resync after an initial sync may still have to compare the new local files once).
+ALL_STEPS = ("a", "b", "b2", "c")
+STEP_NAMES = {"a": "a initial", "b": "b no-op", "b2": "b2 no-op again", "c": "c incremental"}
+
+
+def _steps(results: list[RunResult]) -> list[str]:
+    """The steps these results include, in order."""
+    present = {result.step for result in results}
+    return [step for step in ALL_STEPS if step in present]
 
 
 @dataclass
@@ -82,25 +91,26 @@ def _tools(results: list[RunResult]) -> list[str]:
 
 
 def table(results: list[RunResult], fsync: bool, messages: int) -> str:
-    rows = ["| tool | msgs | a initial | b no-op | c incremental | peak RSS (a) | verified |",
-            "|---|---|---|---|---|---|---|"]
+    steps = _steps(results)
+    rows = ["| tool | msgs | " + " | ".join(STEP_NAMES[step] for step in steps)
+            + " | peak RSS (a) | verified |", "|---" * (len(steps) + 4) + "|"]
     for tool in _tools(results):
-        by_step = {step: _select(results, tool, fsync, step) for step in STEPS}
+        by_step = {step: _select(results, tool, fsync, step) for step in steps}
         if not by_step["a"]:
             continue
-        all_runs = [r for step in STEPS for r in by_step[step]]
+        all_runs = [r for step in steps for r in by_step[step]]
         failed = [r for r in all_runs if not r.ok]
         verdict = (f"all {len(all_runs)} steps correct" if not failed
                    else f"**{len(failed)} of {len(all_runs)} steps FAILED**")
         rss = _median(by_step["a"], "peak_rss_kb") / 1024
-        rows.append(f"| {tool} | {messages:,} | {_cell(by_step['a'])} | {_cell(by_step['b'])} | "
-                    f"{_cell(by_step['c'])} | {rss:.0f} MB | {verdict} |")
+        cells = " | ".join(_cell(by_step[step]) for step in steps)
+        rows.append(f"| {tool} | {messages:,} | {cells} | {rss:.0f} MB | {verdict} |")
     return "\n".join(rows)
 
 
 def _ratio_row(results: list[RunResult], fsync: bool, top: str, bottom: str) -> str | None:
     cells = []
-    for step in STEPS:
+    for step in _steps(results):
         over, under = _select(results, top, fsync, step), _select(results, bottom, fsync, step)
         if not over or not under:
             return None
@@ -120,7 +130,9 @@ def ratios(results: list[RunResult], fsync: bool) -> str:
             if (row := _ratio_row(results, fsync, top, bottom)) is not None]
     if not rows:
         return ""
-    return "\n".join(["| ratio of medians | a | b | c |", "|---|---|---|---|", *rows])
+    steps = _steps(results)
+    return "\n".join(["| ratio of medians | " + " | ".join(steps) + " |",
+                      "|---" * (len(steps) + 1) + "|", *rows])
 
 
 def problems(results: list[RunResult]) -> str:
