@@ -210,18 +210,27 @@ def run_tool(server: Dovecot, port: int, template: Template, tool: Tool, fsync: 
             found = verify(model, account.mail_dir, sandbox.mail,
                            server_counts(account, list(model)))
             result = RunResult(tool.label, fsync, repeat, step, measured.seconds,
-                               measured.peak_rss_kb, measured.exit_code, found)
+                               measured.peak_rss_kb, measured.exit_code, found,
+                               measured.steal)
             results.append(result)
             verdict = "ok" if result.ok else f"FAILED (exit {result.exit_code}; see {log})"
             print(f"{tool.label:<36} fsync {'on ' if fsync else 'off'} run {repeat + 1} "
-                  f"step {step}: {result.seconds:8.2f} s {result.peak_rss_kb / 1024:6.0f} MB  "
-                  f"{verdict}", flush=True)
+                  f"step {step}: {result.seconds:8.2f} s {result.peak_rss_kb / 1024:6.0f} MB "
+                  f"steal {result.steal:4.0%}  {verdict}", flush=True)
             for problem in found:
                 print(f"    {problem}", flush=True)
     finally:
         remove_account(account)
         shutil.rmtree(sandbox.root, ignore_errors=True)
     return results
+
+
+def _steal_summary(results: list[RunResult]) -> str:
+    """Median and highest CPU steal over the timed steps."""
+    if not results:
+        return "none measured"
+    steals = sorted(result.steal for result in results)
+    return f"median {steals[len(steals) // 2]:.0%}, highest {steals[-1]:.0%}"
 
 
 def _seed(server: Dovecot, args: argparse.Namespace) -> tuple[Template, float]:
@@ -278,8 +287,10 @@ def _run(args: argparse.Namespace, command: str, notes: list[str], work: Path) -
         if proxy:
             notes.append(f"every tool connected through a proxy adding {args.rtt / 2:g} ms "
                          f"each way ({args.rtt:g} ms round trip); {proxy.connections} "
-                         "connections in all")
-    notes.append(f"whole benchmark took {time.perf_counter() - started:.0f} s")
+                         f"connections in all; proxy timing: {proxy.lateness()}")
+    notes.append(f"whole benchmark took {time.perf_counter() - started:.0f} s; CPU steal (time "
+                 "the hypervisor gave other guests) during the timed steps: "
+                 + _steal_summary(results))
     report = render(results, info, command, template.total, size_mb, args.repeat, notes,
                     rtt=args.rtt, folders=len(template.model))
     print("\n" + report)

@@ -40,6 +40,7 @@ class RunResult:
     peak_rss_kb: int
     exit_code: int
     problems: list[str] = field(default_factory=list)
+    steal: float = 0.0  #: CPU steal during the step (see ``bench_tools.cpu_times``)
 
     @property
     def ok(self) -> bool:
@@ -93,7 +94,7 @@ def _tools(results: list[RunResult]) -> list[str]:
 def table(results: list[RunResult], fsync: bool, messages: int) -> str:
     steps = _steps(results)
     rows = ["| tool | msgs | " + " | ".join(STEP_NAMES[step] for step in steps)
-            + " | peak RSS (a) | verified |", "|---" * (len(steps) + 4) + "|"]
+            + " | peak RSS (a) | CPU steal | verified |", "|---" * (len(steps) + 5) + "|"]
     for tool in _tools(results):
         by_step = {step: _select(results, tool, fsync, step) for step in steps}
         if not by_step["a"]:
@@ -104,7 +105,9 @@ def table(results: list[RunResult], fsync: bool, messages: int) -> str:
                    else f"**{len(failed)} of {len(all_runs)} steps FAILED**")
         rss = _median(by_step["a"], "peak_rss_kb") / 1024
         cells = " | ".join(_cell(by_step[step]) for step in steps)
-        rows.append(f"| {tool} | {messages:,} | {cells} | {rss:.0f} MB | {verdict} |")
+        steal = _median(all_runs, "steal")
+        rows.append(f"| {tool} | {messages:,} | {cells} | {rss:.0f} MB | {steal:.0%} | "
+                    f"{verdict} |")
     return "\n".join(rows)
 
 
@@ -160,7 +163,8 @@ def render(results: list[RunResult], info: dict[str, str], command: str, message
         f"- server: Dovecot {info['dovecot']} on 127.0.0.1, plain IMAP{network}, "
         f"{folders} folders, {messages:,} messages ({size_mb:.0f} MB, realistic sizes)",
         f"- wall seconds, median of {repeat} run(s) (range in parentheses); peak RSS of the "
-        "tool's process tree in step a", "",
+        "tool's process tree in step a; CPU steal: median share of CPU time the hypervisor "
+        "gave other guests during the tool's steps (this is a VM on a shared host)", "",
     ]
     for fsync in (True, False):
         if not any(result.fsync == fsync for result in results):

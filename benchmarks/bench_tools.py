@@ -44,6 +44,25 @@ class Measurement:
     seconds: float
     peak_rss_kb: int
     exit_code: int
+    #: share of the machine's CPU time the hypervisor gave to other guests meanwhile (0-1)
+    steal: float = 0.0
+
+
+def cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs so far, from ``/proc/stat``.
+
+    This machine is a VM on a shared host: when the host is busy, ``steal`` (time our virtual
+    CPUs wanted to run and could not) reaches 70-90%, and every wall time stretches with it.
+    Reports show it so a slow run can be told from a slow tool.
+    """
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_between(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of CPU time stolen between two :func:`cpu_times` readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -193,6 +212,7 @@ def measure(command: list[str], env: dict[str, str], log: Path) -> Measurement:
         output.write(f"$ {' '.join(command)}\n".encode())
         output.flush()
         start = time.perf_counter()
+        cpu_before = cpu_times()
         process = subprocess.Popen([str(TIME), "-f", "%M", "-o", str(usage), *command],
                                    env=env, stdin=subprocess.DEVNULL, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -203,9 +223,10 @@ def measure(command: list[str], env: dict[str, str], log: Path) -> Measurement:
         finally:
             timer.cancel()
         seconds = time.perf_counter() - start
+        steal = steal_between(cpu_before, cpu_times())
     lines = usage.read_text().split()
     usage.unlink()
-    return Measurement(seconds, int(lines[-1]) if lines else 0, code)
+    return Measurement(seconds, int(lines[-1]) if lines else 0, code, steal)
 
 
 def _kill_group(pid: int) -> None:
