@@ -164,8 +164,8 @@ def _truncated(path: Path) -> None:
     ("make", "problem"),
     [
         (lambda p: p.write_text(MAGIC2 + "1|S|0|\n"), "not an SQLite database"),
-        (lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000), "not a database"),
-        (_truncated, "malformed"),
+        (lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000), "truncated or padded"),
+        (_truncated, "truncated or padded"),
         (lambda p: offlineimap_database(p, "CREATE TABLE other (x);"), "no table 'metadata'"),
         (
             lambda p: offlineimap_database(p, OFFLINEIMAP_V2.replace("'2'", "'3'")),

@@ -21,6 +21,8 @@ from offlineimap.repository import MessageInfo
 from offlineimap_imap import flags as flagmap
 from offlineimap_imap.uidset import expand
 
+#: The largest UID (RFC 3501: a non-zero 32-bit number).
+MAX_UID = 2**32 - 1
 _MONTHS = {name: number for number, name in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _MONTH_NAMES = {number: name for name, number in _MONTHS.items()}
@@ -74,8 +76,8 @@ def parse_listing(lines: Iterable[bytes | tuple[bytes, bytes] | None],
                   min_uid: int | None = None) -> dict[int, MessageInfo]:
     """``{uid: MessageInfo}`` from the untagged FETCH data of a listing.
 
-    Lines without a UID (unsolicited flag updates in sequence-number form) are skipped; a UID
-    seen twice keeps its last line, which is the newest information.
+    Lines without a UID (unsolicited flag updates in sequence-number form) or with an
+    impossible one are skipped; a UID seen twice keeps its last line, the newest information.
     """
     listing: dict[int, MessageInfo] = {}
     letters: dict[bytes, frozenset[str]] = {}
@@ -88,8 +90,9 @@ def parse_listing(lines: Iterable[bytes | tuple[bytes, bytes] | None],
             uid, size = int(uid_text), int(size_text)
         else:
             uid, flag_text, size, date_text = _scan(line)
-        if uid is None or flag_text is None or (min_uid is not None and uid < min_uid):
-            continue
+        if (uid is None or flag_text is None or not 0 < uid <= MAX_UID
+                or (min_uid is not None and uid < min_uid)):
+            continue  # a UID outside RFC 3501's 32-bit nz-number is a broken server's
         flags = letters.get(flag_text)
         if flags is None:  # a mailbox has few distinct flag sets: convert each once
             flags = letters[flag_text] = flagmap.to_letters(flag_text.split())

@@ -25,6 +25,7 @@ other tool switched to WAL is switched back to ``DELETE`` once it has been read 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -234,14 +235,31 @@ class SqliteStatusFolder(StatusFolder):
 
 
 def _check_header(path: Path) -> None:
-    """Refuse a file that is not an SQLite database before SQLite gets to touch it."""
+    """Refuse a file that is not an SQLite database, or a truncated one, before SQLite gets
+    to touch it.
+
+    SQLite reads the missing end of a truncated file as zeros, which decode as records with
+    wrong flags rather than as an error. The header records the page size and (when its
+    "valid for" counter matches the change counter) the size in pages; without a journal
+    to replay, the file must be exactly that long.
+    """
     try:
         with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
+            header = file.read(100)
+            size = os.fstat(file.fileno()).st_size
     except OSError as exc:
         raise FolderError(f"cannot read status database {path}: {exc.strerror or exc}") from exc
-    if header != SQLITE_HEADER:
+    if not header.startswith(SQLITE_HEADER):
         raise CorruptStatusError(f"corrupt status database {path}: not an SQLite database")
+    if any(path.with_name(path.name + suffix).exists() for suffix in ("-journal", "-wal")):
+        return  # SQLite replays the journal first; the file may legitimately differ
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    counted = len(header) == 100 and header[24:28] == header[92:96] and pages
+    if page_size < 512 or size % page_size or (counted and pages * page_size != size):
+        raise CorruptStatusError(f"corrupt status database {path}: truncated or padded "
+                                 f"({size} bytes, page size {page_size})")
 
 
 def _make_engine(path: Path, fsync: bool) -> Engine:
