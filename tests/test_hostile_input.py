@@ -314,5 +314,9 @@ if __name__ == "__main__":
     import atheris
 
     seconds = sys.argv[1] if len(sys.argv) > 1 else "60"
+    atheris.instrument_func(_atheris_target)
+    for function in (responses.parse_listing, responses.parse_bodies,
+                     responses.parse_appenduid, responses.parse_internaldate):
+        atheris.instrument_func(function)
     atheris.Setup([sys.argv[0], f"-max_total_time={seconds}"], _atheris_target)
     atheris.Fuzz()
