@@ -124,7 +124,7 @@ class Soak:
         """Start a sync and SIGKILL it at a random point; True if it was still running."""
         proc = self.sandbox.spawn()
         if self.rng.random() < 0.5:  # a random moment: flag pushes, deletions, listings
-            time.sleep(self.rng.uniform(0.05, 1.5))
+            time.sleep(self.rng.uniform(0.25, 1.0))
             reached = True
         else:  # a random message: so many more files, or so many fewer without a UID
             step = self.rng.randint(1, 25)
@@ -169,9 +169,9 @@ class Soak:
 
     def round(self, pulling: bool, kills: int) -> Tally:
         if pulling:
-            self.change_server(new=self.rng.randint(30, 60))
+            self.change_server(new=self.rng.randint(60, 120))
         else:
-            self.change_local(new=self.rng.randint(15, 30))
+            self.change_local(new=self.rng.randint(40, 80))
         killed = sum(self.kill_once(pulling) for _ in range(kills))
         self.sandbox.run(expect=None, timeout=300)
         run = self.sandbox.run(expect=None, timeout=300)  # a second run must find nothing new
