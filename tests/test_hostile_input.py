@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from offlineimap.errors import FolderError, OfflineImapError
 from offlineimap.status import StatusRecord
 from offlineimap_imap import responses
-from offlineimap_testing.fakeserver import FakeImapServer
+from offlineimap_testing.fakeserver import FakeImapServer, mailbox_responder
 
 FUZZ = int(os.environ.get("OFFLINEIMAP_FUZZ", "0"))
 
@@ -103,30 +103,8 @@ def test_dates_and_message_ids_parse_or_give_none(date, body) -> None:
 def hostile_server(listing: bytes, bodies: bytes = b"",
                    greeting: bytes = b"* OK [CAPABILITY IMAP4rev1 LOGIN] evil\r\n"
                    ) -> FakeImapServer:
-    """A server that logs anyone in, has an INBOX of two messages, and answers the listing
-    and the body download with the given bytes (then a tagged OK)."""
-
-    def respond(tag: bytes, line: bytes) -> bytes:
-        words = line.upper().split()
-        ok = tag + b" OK done\r\n"
-        if not words:
-            return tag + b" BAD empty\r\n"
-        if words[0] == b"CAPABILITY":
-            return b"* CAPABILITY IMAP4rev1 UIDPLUS\r\n" + ok
-        if words[0] == b"LIST":
-            if line.endswith(b'""'):
-                return b'* LIST (\\Noselect) "." ""\r\n' + ok
-            return b'* LIST () "." INBOX\r\n' + ok
-        if words[0] in (b"SELECT", b"EXAMINE"):
-            return (b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n"
-                    + tag + b" OK [READ-WRITE] selected\r\n")
-        if words[:2] == [b"UID", b"FETCH"]:
-            return (listing if b"FLAGS" in line.upper() else bodies) + ok
-        if words[0] == b"LOGOUT":
-            return b"* BYE\r\n" + ok
-        return ok
-
-    return FakeImapServer(greeting, respond)
+    """A server with an INBOX whose listing and body download answer with these bytes."""
+    return FakeImapServer(greeting, mailbox_responder(listing, bodies))
 
 
 GOOD = (b"* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 20 "
@@ -146,13 +124,26 @@ HOSTILE = {
 }
 
 
+def test_the_scripted_server_serves_real_mail(sandbox) -> None:
+    """The control for the scenarios below: answered properly, the message arrives."""
+    body = b"Subject: hi\r\n\r\nthere\r\n"
+    fetched = b"* 1 FETCH (UID 1 BODY[] {%d}\r\n%s)\r\n" % (len(body), body)
+    with hostile_server(GOOD, fetched) as server:
+        sandbox.write_config(remote_for(server))
+        sandbox.run()
+    assert sandbox.local_messages("INBOX") == [("S", body.replace(b"\r\n", b"\n"))]
+
+
+def remote_for(server: FakeImapServer) -> str:
+    return (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
+            "starttls = no\nallow_plaintext_login = yes\nauth_mechanisms = LOGIN\n"
+            "remoteuser = u\nremotepass = p\n")
+
+
 @pytest.mark.parametrize("scenario", list(HOSTILE))
 def test_a_malicious_server_gets_one_line_not_a_traceback(sandbox, scenario) -> None:
     with hostile_server(**HOSTILE[scenario]) as server:
-        sandbox.write_config(
-            f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
-            "starttls = no\nallow_plaintext_login = yes\nauth_mechanisms = LOGIN\n"
-            "remoteuser = u\nremotepass = p\n", general="socktimeout = 2\n")
+        sandbox.write_config(remote_for(server), general="socktimeout = 2\n")
         run = sandbox.run(expect=None, timeout=60)
     assert run.code in (0, 1), run.text
     assert "Traceback" not in run.text and "internal error" not in run.text, run.text

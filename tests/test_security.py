@@ -18,7 +18,11 @@ import stat
 
 import pytest
 from offlineimap_testing.convergence import converged
-from offlineimap_testing.fakeserver import FakeImapServer, capability_responder
+from offlineimap_testing.fakeserver import (
+    FakeImapServer,
+    capability_responder,
+    mailbox_responder,
+)
 
 pytestmark = pytest.mark.dovecot
 
@@ -114,6 +118,25 @@ def test_passwords_never_in_any_output(sandbox, dovecot_factory, make_messages, 
     for text in (run.out, run.err, logged):
         for secret in (SECRET, plain, plain.rstrip("=")):
             assert secret not in text
+
+
+def test_oauth2_tokens_never_in_any_output(sandbox) -> None:
+    """XOAUTH2 against a scripted server that records what the client sent."""
+    token = "ya29.Tok3n-" + SECRET
+    capabilities = b"IMAP4rev1 SASL-IR AUTH=XOAUTH2 UIDPLUS"
+    greeting = b"* OK [CAPABILITY " + capabilities + b"] fake ready\r\n"
+    log = sandbox.root / "offlineimap.log"
+    with FakeImapServer(greeting, mailbox_responder(capabilities=capabilities)) as server:
+        sandbox.write_config(fake_remote(server, "allow_plaintext_login = yes\nauth_mechanisms"
+                                         f" = XOAUTH2\noauth2_access_token = {token}\n"))
+        run = sandbox.run("-d", "imap,maildir,thread", "-l", str(log))
+    sent = bytes(server.received)
+    payload = base64.b64encode(f"user=someone\1auth=Bearer {token}\1\1".encode())
+    assert payload in sent  # the token did go to the server, so the trace had it to hide
+    logged = log.read_text()
+    assert "AUTHENTICATE" in logged
+    for text in (run.out, run.err, logged):
+        assert token not in text and payload.decode() not in text
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "plain"])

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-__all__ = ["FakeImapServer", "Responder", "capability_responder"]
+__all__ = ["FakeImapServer", "Responder", "capability_responder", "mailbox_responder"]
 
 Responder = Callable[[bytes, bytes], bytes]
 _TIMEOUT = 10.0
@@ -37,6 +37,42 @@ def capability_responder(capabilities: bytes) -> Responder:
         if command == b"NOOP":
             return tag + b" OK\r\n"
         return tag + b" NO not here\r\n"
+
+    return respond
+
+
+def mailbox_responder(listing: bytes = b"", bodies: bytes = b"",
+                      capabilities: bytes = b"IMAP4rev1 UIDPLUS") -> Responder:
+    """A server that logs anyone in (LOGIN or any AUTHENTICATE), has an INBOX of two
+    messages, and answers the listing's ``UID FETCH`` with ``listing`` and the body
+    download's with ``bodies`` (each followed by a tagged OK)."""
+
+    authenticating: list[bytes] = []  # the tag of an AUTHENTICATE awaiting its answer line
+
+    def respond(tag: bytes, line: bytes) -> bytes:
+        if authenticating:  # this line is the client's SASL answer, not a command
+            return authenticating.pop() + b" OK authenticated\r\n"
+        words = line.upper().split()
+        ok = tag + b" OK done\r\n"
+        if not words:
+            return tag + b" BAD empty\r\n"
+        if words[0] == b"AUTHENTICATE" and len(words) == 2:
+            authenticating.append(tag)
+            return b"+ \r\n"
+        if words[0] == b"CAPABILITY":
+            return b"* CAPABILITY " + capabilities + b"\r\n" + ok
+        if words[0] == b"LIST":
+            if line.endswith(b'""'):
+                return b'* LIST (\\Noselect) "." ""\r\n' + ok
+            return b'* LIST () "." INBOX\r\n' + ok
+        if words[0] in (b"SELECT", b"EXAMINE"):
+            return (b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n"
+                    + tag + b" OK [READ-WRITE] selected\r\n")
+        if words[:2] == [b"UID", b"FETCH"]:
+            return (listing if b"FLAGS" in line.upper() else bodies) + ok
+        if words[0] == b"LOGOUT":
+            return b"* BYE\r\n" + ok
+        return ok
 
     return respond
 
