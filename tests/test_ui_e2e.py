@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shlex
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from urllib.parse import unquote
 
 import pytest
 from offlineimap_testing.messages import make_message
+from offlineimap_testing.tmux import TmuxTerminal
 
 pytestmark = pytest.mark.dovecot
 
@@ -77,82 +76,13 @@ def account_row(screen: str, number: int) -> str:
     return f"{row}  {' '.join(wrapped)}" if wrapped else row
 
 
-class Terminal:
-    """``offlineimap`` in a tmux window of its own; records exit status and terminal modes."""
-
-    def __init__(self, sandbox) -> None:
-        self.sandbox = sandbox
-        self.dir = sandbox.root
-        self.socket = f"oi-e2e-{os.getpid()}-{sandbox.root.parent.name}-{sandbox.root.name}"
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
-                              capture_output=True, text=True, env=self.sandbox.env()).stdout
-
-    def start(self, ui: str, *args: str, term: str = "screen-256color", width: int = 120,
-              height: int = 36) -> None:
-        """Run ``offlineimap -u ui args`` (no ``-o``: the config's autorefresh keeps it up)."""
-        command = shlex.join([sys.executable, "-m", "offlineimap", "-c",
-                              str(self.sandbox.config), "-u", ui, *args])
-        q = shlex.quote
-        exports = "".join(f"export {key}={q(value)}\n" for key, value in self.sandbox.env().items()
-                          if key in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "PATH"))
-        script = self.dir / "run.sh"
-        script.write_text(
-            f"{exports}unset LINES COLUMNS\nexport TERM={q(term)}\n"
-            f"sh -c 'echo $$ > {q(str(self.dir / 'pid'))}; exec \"$@\"' sh {command}\n"
-            f"status=$?\nstty -a > {q(str(self.dir / 'stty'))}\n"
-            f"echo EXIT=$status > {q(str(self.dir / 'exit'))}\necho EXIT=$status\nsleep 60\n")
-        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
-                  f"sh {q(str(script))}")
-
-    @property
-    def pid(self) -> int:
-        until(lambda: (self.dir / "pid").exists() and (self.dir / "pid").read_text().strip(),
-              "the pid file")
-        return int((self.dir / "pid").read_text())
-
-    def screen(self, escapes: bool = False) -> str:
-        """The visible screen; wrapped lines joined (``-J``) so long lines read as one."""
-        return self.tmux("capture-pane", "-p", "-J", *(["-e"] if escapes else []), "-t", "t")
-
-    def wait_for(self, predicate: Callable[[str], object], what: str, timeout: float = 20,
-                 escapes: bool = False) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen(escapes)
-            if predicate(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never saw {what}; screen:\n{text}")
-            time.sleep(0.03)
-
-    def wait_text(self, needle: str, timeout: float = 20) -> str:
-        return self.wait_for(lambda text: needle in text, repr(needle), timeout)
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "t", *keys)
-
-    def exit_status(self, timeout: float = 20) -> str:
-        path = self.dir / "exit"
-        until(lambda: path.exists() and path.read_text().strip(), "the process to exit", timeout)
-        return path.read_text().strip()
-
-    def assert_restored(self) -> None:
-        modes = (self.dir / "stty").read_text().split()
-        assert "icanon" in modes and "echo" in modes, modes  # not left in cbreak/noecho
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-
-
 @pytest.fixture
-def terminal(sandbox) -> Iterator[Terminal]:
-    term = Terminal(sandbox)
-    yield term
-    if (sandbox.root / "pid").exists() and not (sandbox.root / "exit").exists():
-        os.kill(term.pid, signal.SIGKILL)
-    term.close()
+def terminal(sandbox) -> Iterator[TmuxTerminal]:
+    """``offlineimap -c CONFIG -u`` in tmux, in the sandbox's environment; tests add the UI and
+    options (no ``-o``: the config's autorefresh keeps it up until the test quits it)."""
+    command = [sys.executable, "-m", "offlineimap", "-c", str(sandbox.config), "-u"]
+    with TmuxTerminal(sandbox.root, command, env=sandbox.env(), joined=True) as term:
+        yield term
 
 
 PROGRESS = re.compile(r"Test/INBOX: (\d+)/(\d+) msgs, [\d.]+ \w?i?B/([\d.]+) MiB, "
@@ -224,7 +154,7 @@ def test_blinkenlights_without_colour_resized_and_terminated(sandbox, imap_accou
     assert not COLOUR.search(terminal.screen(escapes=True))
     row = account_row(screen, 1)
     assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+  \d+ to local", row), row
-    terminal.tmux("resize-window", "-t", "t", "-x", "70", "-y", "20")
+    terminal.resize(70, 20)
     resized = terminal.wait_for(lambda s: len(s.splitlines()) == 20 and "q: quit" in s
                                 and "Test" in s, "the resized screen")
     assert max(len(line) for line in resized.splitlines()) <= 70, resized

@@ -3,96 +3,26 @@ the screen with ``capture-pane`` and type with ``send-keys``."""
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from offlineimap_testing.tmux import TmuxTerminal
 
 DRIVER = Path(__file__).with_name("ui_driver.py")
 COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|38;5;\d+)m")
 
 
-class Terminal:
-    """One tmux server (own socket) running one command in a window of a given size."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.socket = f"oi-ui-{os.getpid()}-{workdir.name}"  # unique across parallel runs
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
-                              capture_output=True, text=True).stdout
-
-    def start(self, mode: str, term: str = "screen-256color", width: int = 120,
-              height: int = 36) -> None:
-        """Run the driver; afterwards record its exit status and the terminal modes."""
-        state = shlex.quote(str(self.workdir))
-        script = self.workdir / "run.sh"
-        script.write_text(
-            f"cd {state}\nunset LINES COLUMNS\n"
-            f"TERM={term} {shlex.quote(sys.executable)} {shlex.quote(str(DRIVER))} {mode} "
-            f"{state}\n"
-            f"status=$?\n"
-            f"stty -a > {state}/stty\n"
-            f"echo EXIT=$status > {state}/exit\n"
-            f"echo EXIT=$status\n"
-            f"sleep 60\n"
-        )
-        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
-                  f"sh {shlex.quote(str(script))}")
-
-    def screen(self, escapes: bool = False) -> str:
-        return self.tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "t")
-
-    def wait_for(self, predicate: Callable[[str], bool], what: str, timeout: float = 15,
-                 escapes: bool = False) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen(escapes)
-            if predicate(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never saw {what}; screen:\n{text}")
-            time.sleep(0.1)
-
-    def wait_text(self, needle: str, timeout: float = 15) -> str:
-        return self.wait_for(lambda text: needle in text, repr(needle), timeout)
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "t", *keys)
-
-    def exit_status(self, timeout: float = 15) -> str:
-        path = self.workdir / "exit"
-        deadline = time.monotonic() + timeout
-        while not path.exists() or not path.read_text().strip():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the driver did not exit; screen:\n{self.screen()}")
-            time.sleep(0.1)
-        return path.read_text().strip()
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-
-
 @pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Terminal]:
-    term = Terminal(tmp_path)
-    yield term
-    term.close()
+def terminal(tmp_path: Path) -> Iterator[TmuxTerminal]:
+    """ui_driver.py in tmux; it runs in ``tmp_path``, its state directory (``sync_now``)."""
+    with TmuxTerminal(tmp_path, [sys.executable, str(DRIVER)], timeout=15) as term:
+        yield term
 
 
-def assert_terminal_restored(workdir: Path) -> None:
-    modes = (workdir / "stty").read_text().split()
-    assert "icanon" in modes and "echo" in modes, modes  # not -icanon / -echo (cbreak, noecho)
-
-
-def test_blinkenlights_lights_log_progress_keys_resize_and_quit(terminal: Terminal) -> None:
+def test_blinkenlights_lights_log_progress_keys_resize_and_quit(terminal: TmuxTerminal) -> None:
     terminal.start("lights")
     screen = terminal.wait_text("Copy message UID 3")
     assert "OfflineIMAP" in screen and "q: quit" in screen
@@ -113,7 +43,7 @@ def test_blinkenlights_lights_log_progress_keys_resize_and_quit(terminal: Termin
     terminal.wait_text("sync now: Work")
     assert (terminal.workdir / "sync_now").read_text() == "2"
     # resizing redraws within the new width
-    terminal.tmux("resize-window", "-t", "t", "-x", "70", "-y", "20")
+    terminal.resize(70, 20)
     resized = terminal.wait_for(lambda s: len(s.splitlines()) == 20 and "q: quit" in s,
                                 "the resized screen")
     assert max(len(line) for line in resized.splitlines()) <= 70
@@ -125,13 +55,13 @@ def test_blinkenlights_lights_log_progress_keys_resize_and_quit(terminal: Termin
     # q ends the process cleanly and gives the terminal back
     terminal.keys("q")
     assert terminal.exit_status() == "EXIT=0"
-    assert_terminal_restored(terminal.workdir)
+    terminal.assert_restored()
     after = terminal.wait_text("EXIT=0")
     assert "*** Summary" in after
     assert "q: quit" not in after  # the curses screen is gone
 
 
-def test_blinkenlights_without_colour(terminal: Terminal) -> None:
+def test_blinkenlights_without_colour(terminal: TmuxTerminal) -> None:
     terminal.start("lights", term="vt100", width=100, height=30)
     terminal.wait_text("Copy message UID 2")
     screen = terminal.screen(escapes=True)
@@ -142,10 +72,10 @@ def test_blinkenlights_without_colour(terminal: Terminal) -> None:
     assert lights and set(lights.group(1)) <= set("MCAFLScd+-z."), row
     terminal.keys("q")
     assert terminal.exit_status() == "EXIT=0"
-    assert_terminal_restored(terminal.workdir)
+    terminal.assert_restored()
 
 
-def test_ttyui_prompts_without_echo(terminal: Terminal) -> None:
+def test_ttyui_prompts_without_echo(terminal: TmuxTerminal) -> None:
     terminal.start("ttyprompt")
     terminal.wait_text("Enter password for user 'joe' on imap.example.org:")
     terminal.keys("s3cret", "Enter")
@@ -154,7 +84,7 @@ def test_ttyui_prompts_without_echo(terminal: Terminal) -> None:
     assert terminal.exit_status() == "EXIT=0"
 
 
-def test_blinkenlights_prompts_then_resumes(terminal: Terminal) -> None:
+def test_blinkenlights_prompts_then_resumes(terminal: TmuxTerminal) -> None:
     terminal.start("lightsprompt")
     terminal.wait_text("Enter password for user 'joe':")
     terminal.keys("s3cret", "Enter")
@@ -163,14 +93,14 @@ def test_blinkenlights_prompts_then_resumes(terminal: Terminal) -> None:
     terminal.wait_text("Copy message UID")
     terminal.keys("q")
     assert terminal.exit_status() == "EXIT=0"
-    assert_terminal_restored(terminal.workdir)
+    terminal.assert_restored()
 
 
-def test_blinkenlights_restores_the_terminal_after_an_exception(terminal: Terminal) -> None:
+def test_blinkenlights_restores_the_terminal_after_an_exception(terminal: TmuxTerminal) -> None:
     terminal.start("lightscrash")
     terminal.wait_text("q: quit")
     assert terminal.exit_status() == "EXIT=1"
-    assert_terminal_restored(terminal.workdir)
+    terminal.assert_restored()
     after = terminal.wait_text("EXIT=1")
     assert "RuntimeError: engine crashed" in after
     assert "ERROR: about to crash" in after  # repeated once the screen is gone
