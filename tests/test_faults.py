@@ -107,19 +107,18 @@ def test_a_lost_read_is_retried_on_a_new_connection(sandbox, seeded, proxy, comm
     converged(sandbox, seeded, FOLDERS)
 
 
-@pytest.mark.parametrize("command, forward", [
-    pytest.param(rb"APPEND", True, id="append-server-did-it"),
-    pytest.param(rb"APPEND", False, id="append-server-never-saw-it"),
-    pytest.param(rb"UID STORE \S+ [+-]FLAGS\.SILENT \((?!\\Deleted)", True, id="flag-push"),
-    pytest.param(rb"UID STORE \S+ \+FLAGS\.SILENT \(\\Deleted\)", True, id="delete-store"),
-    pytest.param(rb"UID EXPUNGE", True, id="expunge"),
+@pytest.mark.parametrize("command", [
+    pytest.param(rb"APPEND", id="append-server-did-it"),
+    pytest.param(rb"UID STORE \S+ \+FLAGS\.SILENT \(\\Deleted\)", id="delete-store"),
+    pytest.param(rb"UID STORE \S+ [+-]FLAGS\.SILENT \((?!\\Deleted)", id="flag-push"),
+    pytest.param(rb"UID EXPUNGE", id="expunge"),
 ])
-def test_cut_while_pushing(sandbox, seeded, proxy, make_messages, command, forward) -> None:
-    """The harshest cut: the server carries the command out and the answer never arrives
-    (``server-did-it``); or the command is lost on the way (``server-never-saw-it``)."""
+def test_cut_while_pushing(sandbox, seeded, proxy, make_messages, command) -> None:
+    """The harshest cut: the server carries the command out and the answer never arrives.
+    (The server never seeing the command is the easy case: nothing happened.)"""
     first_sync(sandbox, seeded, proxy)
     new = local_changes(sandbox, make_messages)
-    proxy.set_fault(Fault(command=command, forward=forward))
+    proxy.set_fault(Fault(command=command))
     run = sandbox.run(expect=None)
     assert proxy.fired == 1
     failed_cleanly(run, "INBOX", "connection lost")
@@ -132,15 +131,15 @@ def test_cut_while_pushing(sandbox, seeded, proxy, make_messages, command, forwa
 
 
 def test_stall_ends_with_a_timeout(sandbox, seeded, proxy) -> None:
-    """A server that stops answering mid-listing: socktimeout ends the run, it never hangs."""
-    configure(sandbox, seeded, proxy, general="socktimeout = 2\n")
+    """A server that stops answering mid-listing (and on the retry): socktimeout ends the run."""
+    configure(sandbox, seeded, proxy, general="socktimeout = 1\n")
     proxy.set_fault(Fault(action="stall", command=LISTING, keep=200, stall_for=60, times=2))
     start = time.monotonic()
     run = sandbox.run(expect=None, timeout=60)
     elapsed = time.monotonic() - start
     assert proxy.fired == 2  # the listing and its retry
     failed_cleanly(run, "timed out")
-    assert elapsed < 20, f"took {elapsed:.1f}s with socktimeout = 2"
+    assert elapsed < 20, f"took {elapsed:.1f}s with socktimeout = 1"
     proxy.set_fault(None)
     sandbox.run()
     converged(sandbox, seeded, FOLDERS)

@@ -143,7 +143,7 @@ def remote_for(server: FakeImapServer) -> str:
 @pytest.mark.parametrize("scenario", list(HOSTILE))
 def test_a_malicious_server_gets_one_line_not_a_traceback(sandbox, scenario) -> None:
     with hostile_server(**HOSTILE[scenario]) as server:
-        sandbox.write_config(remote_for(server), general="socktimeout = 2\n")
+        sandbox.write_config(remote_for(server), general="socktimeout = 1\n")
         run = sandbox.run(expect=None, timeout=60)
     assert run.code in (0, 1), run.text
     assert "Traceback" not in run.text and "internal error" not in run.text, run.text
@@ -206,7 +206,7 @@ WRITTEN = {uid: StatusRecord(frozenset("S" if uid % 2 else "FR"), 1_700_000_000 
 
 
 @pytest.mark.parametrize("backend", ["plain", "sqlite"])
-@budget(40)
+@budget(25)
 @given(data=st.data())
 def test_a_damaged_status_cache_is_refused_untouched_or_read_right(tmp_path_factory, backend,
                                                                     data) -> None:

@@ -20,6 +20,7 @@ import pytest
 from offlineimap_testing.convergence import converged
 from offlineimap_testing.fakeserver import (
     FakeImapServer,
+    Hangup,
     capability_responder,
     mailbox_responder,
 )
@@ -67,7 +68,7 @@ def test_a_failed_starttls_handshake_never_falls_back(sandbox) -> None:
 
     def respond(tag: bytes, line: bytes) -> bytes:
         if line.upper() == b"STARTTLS":
-            return tag + b" OK begin TLS now\r\nthis is not a TLS record\r\n"
+            raise Hangup(tag + b" OK begin TLS now\r\nthis is not a TLS record\r\n")
         return answer(tag, line)
 
     greeting = b"* OK [CAPABILITY " + offered + b"] fake ready\r\n"

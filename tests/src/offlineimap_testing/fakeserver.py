@@ -4,8 +4,9 @@ Dovecot is a well-behaved server; security and hostile-input tests need the othe
 that hides STARTTLS (a man in the middle stripping it), answers a login with garbage, or sends
 malformed FETCH data. :class:`FakeImapServer` sends ``greeting`` to each client, then calls
 ``respond(tag, command_line)`` for every command line and sends back the bytes it returns (an
-empty answer closes the connection). Everything a client sent is kept in :attr:`received`, so
-a test can assert that a password never left the client.
+empty answer closes the connection, and so does :class:`Hangup` after sending its answer).
+Everything a client sent is kept in :attr:`received`, so a test can assert that a password
+never left the client.
 
 Bounded like the fault proxy: loopback only, a few connections, timeouts everywhere, and
 :meth:`FakeImapServer.close` ends every thread.
@@ -18,9 +19,17 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-__all__ = ["FakeImapServer", "Responder", "capability_responder", "mailbox_responder"]
+__all__ = ["FakeImapServer", "Hangup", "Responder", "capability_responder", "mailbox_responder"]
 
 Responder = Callable[[bytes, bytes], bytes]
+
+
+class Hangup(Exception):
+    """Raised by a responder: send ``answer``, then close the connection."""
+
+    def __init__(self, answer: bytes) -> None:
+        super().__init__("hang up")
+        self.answer = answer
 _TIMEOUT = 10.0
 
 
@@ -135,7 +144,11 @@ class FakeImapServer:
                     with self._lock:
                         self.received += line
                     tag, _, rest = line.rstrip(b"\r\n").partition(b" ")
-                    answer = self.respond(tag, rest)
+                    try:
+                        answer = self.respond(tag, rest)
+                    except Hangup as hangup:
+                        client.sendall(hangup.answer)
+                        return
                     if not answer:
                         return
                     client.sendall(answer)
