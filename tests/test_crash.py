@@ -1,26 +1,22 @@
 """kill -9 at many points of a real sync, then a clean run: nothing lost, nothing duplicated.
 
 Bounded for CI (a dozen kill points per direction and status backend); the long version with
-hundreds of kill points is ``benchmarks/crash_soak.py``.
+hundreds of kill points is ``scripts/crash_soak.py``.
 """
 
 from __future__ import annotations
 
 import collections
-import hashlib
 import random
 import signal
 import time
 
 import pytest
+from offlineimap_testing.convergence import converged, digest
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 
 KILLS = 10
-
-
-def digest(body: bytes) -> str:
-    return hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest()
 
 
 def kill_when(sandbox, reached, timeout: float = 60) -> bool:
@@ -46,23 +42,6 @@ def count_files(sandbox, folders, *, numbered: bool | None = None) -> int:
             if numbered is None or (",U=" in path.name) == numbered:
                 total += 1
     return total
-
-
-def converged(sandbox, account, folders) -> None:
-    """Every message exactly once on each side, the same bodies and flags on both."""
-    letters = {"\\Seen": "S", "\\Answered": "R", "\\Flagged": "F", "\\Draft": "D"}
-    for folder in folders:
-        server = account.messages(folder)
-        server_bodies = collections.Counter(digest(b) for _, b in server.values())
-        local = sandbox.local_messages(folder)
-        local_bodies = collections.Counter(digest(b) for _, b in local)
-        assert max(server_bodies.values(), default=1) == 1, f"duplicate on the server in {folder}"
-        assert max(local_bodies.values(), default=1) == 1, f"duplicate locally in {folder}"
-        assert server_bodies == local_bodies, f"{folder}: sides differ"
-        server_flags = {digest(b): "".join(sorted(letters[f] for f in flags if f in letters))
-                        for flags, b in server.values()}
-        for flags, body in local:
-            assert flags == server_flags[digest(body)], f"{folder}: flags differ"
 
 
 def config(sandbox, account, backend: str) -> None:

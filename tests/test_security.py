@@ -154,11 +154,8 @@ def test_metadata_is_private(sandbox, imap_account, make_messages, backend) -> N
     finally:
         os.umask(old)
     assert stat.S_IMODE(sandbox.metadata.stat().st_mode) == 0o700
-    # The status caches (plugins); core's FolderValidity and SyncStates files are left to
-    # the metadata directory's 0700 for now (reported to the core owner).
-    entries = list(sandbox.metadata.glob("Account-Test/LocalStatus*"))
-    entries += [p for directory in entries for p in directory.rglob("*")]
-    assert any(p.is_file() for p in entries)
+    entries = list(sandbox.metadata.rglob("*"))  # status caches, validity, sync states, lock
+    assert any(p.is_file() for p in entries) and any(p.is_dir() for p in entries)
     for path in entries:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert not mode & 0o007, f"{path} is open to other users ({oct(mode)})"

@@ -34,6 +34,7 @@ from offlineimap.errors import (
     UIDValidityError,
 )
 from offlineimap.events import Events
+from offlineimap.files import private_dir, write_private
 from offlineimap.folder_map import FolderMap, FolderPair, SideNaming, map_folders
 from offlineimap.journal import UploadJournal
 from offlineimap.passwords import PasswordRequest, resolve_password
@@ -362,7 +363,7 @@ class Account:
         """The server renumbered the folder: re-pair messages by Message-ID, or give up."""
         matched = renumber_local(remote, local, problem)
         status.remove(list(status.records()))
-        _write_atomic(_validity_path(self.remote, remote), f"{state.uidvalidity}\n",
+        write_private(_validity_path(self.remote, remote), f"{state.uidvalidity}\n",
                       fsync=self.fsync)
         self.events.warning(f"{problem}; recovered: {matched} local messages were matched to "
                             "the server's new numbering by their Message-ID", self.name)
@@ -377,7 +378,7 @@ class Account:
             saved = int(path.read_text().split()[0])
         except FileNotFoundError:
             if not self.options.dry_run:
-                _write_atomic(path, f"{state.uidvalidity}\n", fsync=self.fsync)
+                write_private(path, f"{state.uidvalidity}\n", fsync=self.fsync)
             return
         except (ValueError, IndexError):
             raise UIDValidityError(f"folder {pair.remote}: the saved UIDVALIDITY in {path} is "
@@ -423,7 +424,7 @@ class Account:
             return
         synced = [uid for uid in status.records() if uid > 0]
         if synced:
-            _write_atomic(self._start_uid_path(local), f"{min(synced)}\n", fsync=self.fsync)
+            write_private(self._start_uid_path(local), f"{min(synced)}\n", fsync=self.fsync)
 
     def _mass_delete_guard(self) -> float:
         """``mass_delete_guard`` (percent) from the account, else ``[general]``; default 50."""
@@ -449,7 +450,7 @@ class Account:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """OfflineIMAP's per-account lock file, held with ``flock`` for the whole sync."""
-        self.account_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.account_dir)
         path = self.account_dir / "lock"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
@@ -502,14 +503,3 @@ def _maxage_cutoff(section: Section) -> float | None:
     except ValueError:
         raise ConfigError(f"[{section.name}] maxage = {text!r}: expected a number of days or "
                           "a date YYYY-mm-dd") from None
-
-
-def _write_atomic(path: Path, text: str, *, fsync: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="ascii") as handle:
-        handle.write(text)
-        if fsync:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -15,6 +15,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from offlineimap.files import private_dir
+
 
 def content_hash(body: bytes) -> str:
     """Hash of a message that is the same for its CRLF (IMAP) and LF (Maildir) forms."""
@@ -75,7 +77,7 @@ class UploadJournal:
 
     def _write(self, line: str) -> None:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.path.parent)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.write(self._fd, line.encode("ascii"))
         if self.fsync:

@@ -28,12 +28,12 @@ listing and never misses a change.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from offlineimap.files import write_private
 from offlineimap.repository import Folder, FolderState
 from offlineimap.status import StatusRecord
 
@@ -78,14 +78,8 @@ class SyncStates:
     def put(self, name: str, values: Mapping[str, str]) -> None:
         with self._lock:
             self._entries[name] = dict(values)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(self._entries, handle, sort_keys=True)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            write_private(self.path, json.dumps(self._entries, sort_keys=True),
+                          fsync=self.fsync)
 
 
 class QuickGate:

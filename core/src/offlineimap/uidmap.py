@@ -14,11 +14,11 @@ UIDNEXT with the journal by content, exactly as the engine does for uploads.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from offlineimap.errors import CorruptStatusError
+from offlineimap.files import write_private
 from offlineimap.journal import UploadJournal, content_hash
 from offlineimap.repository import Flags, Folder, FolderState, MessageInfo, NewMessage
 
@@ -63,16 +63,9 @@ class MappedFolder(Folder):
         return mapping
 
     def _save(self) -> None:
-        self.map_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.map_path.with_name(self.map_path.name + ".tmp")
         lines = "".join(f"{local}:{remote}\n" for local, remote in
                         sorted(self.local_to_remote.items()))
-        with open(tmp, "w", encoding="ascii") as handle:
-            handle.write(lines)
-            if self.fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, self.map_path)
+        write_private(self.map_path, lines, fsync=self.fsync)
 
     def _map(self, local: int, remote: int) -> None:
         self.local_to_remote[local] = remote
