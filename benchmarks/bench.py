@@ -51,6 +51,7 @@ from bench_tools import (
     measure,
 )
 from bench_verify import verify
+
 from offlineimap_testing.dovecot import Dovecot
 
 HERE = Path(__file__).resolve().parent

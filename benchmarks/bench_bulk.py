@@ -37,6 +37,8 @@ from bench_server import (
     load_corpus,
     message_id,
 )
+from bench_verify import remember
+
 from offlineimap_testing.dovecot import Dovecot, ImapAccount
 from offlineimap_testing.messages import make_message
 
@@ -120,6 +122,7 @@ def _write_folder(server: Dovecot, directory: Path, messages: Iterable[Seeded],
         if chown:
             os.chown(path, server.mail_uid, server.mail_gid)
         written[base] = (message_id(message), digest(message), flags)
+        remember(path, *written[base][:2])
         total += len(message)
     return written, total
 

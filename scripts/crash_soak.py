@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the test suite's Sandbox, as the crash test uses it
 
 from conftest import Sandbox  # noqa: E402
+
 from offlineimap_testing.convergence import LETTERS, digest  # noqa: E402
 from offlineimap_testing.dovecot import Dovecot  # noqa: E402
 from offlineimap_testing.messages import make_message  # noqa: E402

@@ -12,6 +12,7 @@ import signal
 import time
 
 import pytest
+
 from offlineimap_testing.convergence import converged, digest
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]

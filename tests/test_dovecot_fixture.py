@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
+
 from offlineimap_testing.dovecot import DEFAULT_CAPABILITIES, Dovecot, DovecotError, ImapAccount
 from offlineimap_testing.messages import make_message, realistic_corpus
 

@@ -15,6 +15,7 @@ import dataclasses
 import time
 
 import pytest
+
 from offlineimap_testing.convergence import converged, digest
 from offlineimap_testing.faultproxy import Fault, FaultProxy
 

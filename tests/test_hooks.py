@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from offlineimap import hookspecs
 from offlineimap.cli import main
 from offlineimap.hookspecs import hookimpl

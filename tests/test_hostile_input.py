@@ -28,6 +28,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from offlineimap.errors import FolderError, OfflineImapError
 from offlineimap.status import StatusRecord
 from offlineimap_imap import responses

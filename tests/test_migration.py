@@ -23,7 +23,6 @@ import venv
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import Run
 from tests.test_sync_imap import assert_in_sync, remote_section, server_view
 

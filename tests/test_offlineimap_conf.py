@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from offlineimap import compat
-
 from tests.test_sync_imap import assert_in_sync, remote_section
+
+from offlineimap import compat
 
 FIXTURES = Path(__file__).parent / "fixtures" / "offlineimap8"
 

@@ -17,6 +17,7 @@ import os
 import stat
 
 import pytest
+
 from offlineimap_testing.convergence import converged
 from offlineimap_testing.fakeserver import (
     FakeImapServer,

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+
 from offlineimap_testing.messages import make_message
 from offlineimap_testing.tmux import TmuxTerminal
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from offlineimap_testing.messages import make_message
 
 pytestmark = pytest.mark.dovecot

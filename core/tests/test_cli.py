@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from offlineimap.cli import choose_ui_name, main, make_ui
 from offlineimap.config import Config
 from offlineimap.errors import ConfigError, ExitCode

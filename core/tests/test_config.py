@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+
 from offlineimap import config as cfg
 from offlineimap.config import Config, find_config_file
 from offlineimap.errors import ConfigError

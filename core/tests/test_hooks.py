@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from offlineimap.config import Config
 from offlineimap.errors import ConfigError
 from offlineimap.events import Events

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from offlineimap import idle
 from offlineimap.config import Config
 from offlineimap.errors import ConfigError, ConnectionFailed

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from offlineimap.config import Config
 from offlineimap.errors import ConfigError
 from offlineimap.events import Events

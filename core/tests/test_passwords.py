@@ -14,6 +14,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
+
 from offlineimap import passwords
 from offlineimap.config import Config
 from offlineimap.errors import AuthenticationError, ConfigError

@@ -6,6 +6,7 @@ import sys
 import types
 
 import pytest
+
 from offlineimap.errors import ConfigError, MissingPluginError
 from offlineimap.hookspecs import hookimpl
 from offlineimap.plugins import PluginHost

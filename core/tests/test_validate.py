@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from offlineimap.config import Config
 from offlineimap.errors import MissingPluginError
 from offlineimap.hookspecs import hookimpl

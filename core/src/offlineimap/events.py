@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pluggy
+
     from offlineimap.stats import FolderStats
 
 

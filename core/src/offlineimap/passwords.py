@@ -33,6 +33,7 @@ from offlineimap.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import pluggy
+
     from offlineimap.config import Section
 
 #: Seconds to wait for the system keyring before carrying on without it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from offlineimap_gmail.copies import Copy, CopyRegistry, fingerprint, recordable
 from offlineimap_gmail.labels import set_header
 

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from gmail_messages import make_message as message
+
 from offlineimap_gmail.labels import set_header
 
 ALL_MAIL = "[Gmail]/All Mail"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from offlineimap_gmail.labels import (
     format_labels,
     from_wire,

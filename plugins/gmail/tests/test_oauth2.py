@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from token_endpoint import TokenEndpoint
+
 from offlineimap.config import Config
 from offlineimap.errors import AuthenticationError, ConfigError
 from offlineimap_gmail.oauth2 import TokenSource, configured
-from token_endpoint import TokenEndpoint
 
 USER = "me@gmail.com"
 

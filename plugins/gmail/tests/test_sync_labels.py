@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gmail_messages import make_message as message
+
 from offlineimap_gmail.labels import read_labels, set_header
 
 

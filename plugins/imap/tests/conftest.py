@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pluggy
 import pytest
+
 from offlineimap import hookspecs
 from offlineimap.config import Config
 from offlineimap.events import Events

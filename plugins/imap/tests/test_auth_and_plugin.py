@@ -7,6 +7,7 @@ import sys
 
 import pluggy
 import pytest
+
 from offlineimap import hookspecs
 from offlineimap.errors import AuthenticationError
 from offlineimap_imap import plugin

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from offlineimap.errors import ConnectionFailed, FolderError
 from offlineimap_testing.messages import make_message
 

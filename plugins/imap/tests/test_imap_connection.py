@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
 from offlineimap.errors import AuthenticationError, CertificateError, ConnectionFailed
 
 pytestmark = pytest.mark.dovecot

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from offlineimap.errors import FolderError
 from offlineimap.repository import FolderState, NewMessage
 from offlineimap_testing.messages import make_message

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from offlineimap.repository import NewMessage
 from offlineimap_testing.messages import make_message
 

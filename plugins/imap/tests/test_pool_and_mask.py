@@ -9,6 +9,7 @@ import time
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from offlineimap_imap.connection import mask
 from offlineimap_imap.pool import ConnectionPool
 from offlineimap_imap.protocol import to_crlf

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from offlineimap.config import Config
 from offlineimap.events import Events
 from offlineimap.repository import RepositoryContext

@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+
 from offlineimap.repository import NewMessage
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from offlineimap.errors import FolderError
 from offlineimap.repository import FolderState
 

@@ -7,6 +7,7 @@ import re
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from offlineimap_maildir.names import NameScheme, folder_md5, header_date, leading_timestamp
 
 FMD5 = "7e33429f656f1e6e9d79b29c3f82c57e"  # md5 of "INBOX"

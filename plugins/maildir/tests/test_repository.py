@@ -8,6 +8,7 @@ import time
 
 import pluggy
 import pytest
+
 from offlineimap import hookspecs
 from offlineimap.errors import ConfigError, FolderError
 from offlineimap.repository import NewMessage

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from offlineimap.repository import NewMessage
 
 COUNT = 100_000

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from offlineimap.errors import FolderError, MessageError
 from offlineimap.repository import NewMessage
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from offlineimap.errors import CorruptStatusError
 from offlineimap.plugins import PluginHost
 from offlineimap.repository import FLAG_LETTERS

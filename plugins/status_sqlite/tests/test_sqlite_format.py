@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from offlineimap.errors import CorruptStatusError
 from offlineimap.plugins import PluginHost
 from offlineimap.status import StatusRecord

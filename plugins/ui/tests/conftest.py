@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from offlineimap.config import Config
 from offlineimap.stats import FolderStats, RunStats
 

@@ -122,6 +122,7 @@ def test_account_numbers_and_keys(config):
 
 def test_session_refuses_a_non_terminal(config):
     import pytest
+
     from offlineimap.errors import ConfigError
 
     ui = Blinkenlights(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pluggy
+
 from offlineimap import hookspecs
 from offlineimap_ui.console import TTYUI, Basic, Quiet
 

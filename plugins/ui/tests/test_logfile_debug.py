@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from offlineimap.errors import ConfigError
 from offlineimap_ui.console import TTYUI, Basic, Quiet
 from offlineimap_ui.formatting import MASK, mask_secrets

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from offlineimap.config import Config
 from offlineimap_ui.console import Basic, Syslog
 from offlineimap_ui.logbase import LoggingUI

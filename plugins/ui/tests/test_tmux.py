@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from offlineimap_testing.tmux import TmuxTerminal
 
 DRIVER = Path(__file__).with_name("ui_driver.py")

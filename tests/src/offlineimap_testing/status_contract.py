@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from offlineimap.errors import FolderError
 from offlineimap.status import StatusBackend, StatusRecord
 

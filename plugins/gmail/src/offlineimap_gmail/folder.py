@@ -24,18 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 from offlineimap.repository import NewMessage
 from offlineimap.status import status_file_name
+from offlineimap_gmail import copies, labelsync
+from offlineimap_gmail.labels import from_wire, read_labels, set_header, wire_list
+from offlineimap_gmail.pairing import pairing
 from offlineimap_imap import protocol, uidset
 from offlineimap_imap.folder import LISTING_ITEMS, IMAPFolder
 from offlineimap_maildir.folder import MaildirFolder
 from offlineimap_maildir.storage import DirSync, write_new_file
 
-from offlineimap_gmail import copies, labelsync
-from offlineimap_gmail.labels import from_wire, read_labels, set_header, wire_list
-from offlineimap_gmail.pairing import pairing
-
 if TYPE_CHECKING:
     from offlineimap.repository import MessageInfo
-
     from offlineimap_gmail.repository import GmailMaildirRepository, GmailRepository
 
 LabelSet = frozenset[str]

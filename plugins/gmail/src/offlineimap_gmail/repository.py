@@ -16,14 +16,13 @@ from typing import Any
 from offlineimap.config import Section
 from offlineimap.errors import ConfigError
 from offlineimap.repository import RepositoryContext
-from offlineimap_imap.repository import IMAPRepository
-from offlineimap_maildir.repository import MaildirRepository
-
 from offlineimap_gmail import oauth2
 from offlineimap_gmail.copies import CopyRegistry
 from offlineimap_gmail.folder import GmailFolder, GmailMaildirFolder
 from offlineimap_gmail.labels import DEFAULT_HEADER
 from offlineimap_gmail.pairing import pairing
+from offlineimap_imap.repository import IMAPRepository
+from offlineimap_maildir.repository import MaildirRepository
 
 #: What ``type = Gmail`` assumes when the section leaves it out.
 GMAIL_DEFAULTS = {"remotehost": "imap.gmail.com", "ssl": "yes"}

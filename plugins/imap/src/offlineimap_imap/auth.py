@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from offlineimap.errors import AuthenticationError
-
 from offlineimap_imap.settings import ServerSettings
 
 if TYPE_CHECKING:

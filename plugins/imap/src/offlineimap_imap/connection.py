@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from offlineimap.errors import ConnectionFailed
-
 from offlineimap_imap import auth, tls
 from offlineimap_imap.settings import ServerSettings, StartTLS
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
+
     from offlineimap.events import Events
 
 _AUTH_COMMAND = re.compile(r"\b(LOGIN|AUTHENTICATE)\b", re.IGNORECASE)

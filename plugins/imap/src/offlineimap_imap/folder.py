@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from offlineimap.errors import ConnectionFailed, FolderError, UIDValidityError
 from offlineimap.repository import Flags, Folder, FolderState, MessageInfo, NewMessage
-
 from offlineimap_imap import flags as flagmap
 from offlineimap_imap import protocol, responses, uidset
 

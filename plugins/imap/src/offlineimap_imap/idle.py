@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from offlineimap.errors import ConnectionFailed, FolderError, Scope
 from offlineimap.repository import IdleHandle
-
 from offlineimap_imap import protocol
 from offlineimap_imap.connection import Connection
 

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConnectionFailed, FolderError, Scope
-
 from offlineimap_imap.responses import parse_appenduid
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from offlineimap.errors import ConfigError, FolderError
 from offlineimap.passwords import PasswordRequest
 from offlineimap.repository import FolderState, IdleHandle, Repository, RepositoryContext
-
 from offlineimap_imap.auth import TokenRefused
 from offlineimap_imap.folder import IMAPFolder
 from offlineimap_imap.pool import ConnectionPool

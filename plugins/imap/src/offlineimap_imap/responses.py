@@ -17,7 +17,6 @@ from typing import Any
 
 from offlineimap.errors import FolderError
 from offlineimap.repository import MessageInfo
-
 from offlineimap_imap import flags as flagmap
 from offlineimap_imap.uidset import expand
 

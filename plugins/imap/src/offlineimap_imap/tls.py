@@ -11,7 +11,6 @@ import hashlib
 import ssl
 
 from offlineimap.errors import CertificateError, ConfigError
-
 from offlineimap_imap.settings import ServerSettings
 
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from offlineimap.errors import FolderError, MessageError
 from offlineimap.repository import FLAG_LETTERS, Flags, Folder, FolderState, MessageInfo, NewMessage
-
 from offlineimap_maildir import names
 from offlineimap_maildir.storage import DirSync, clean_tmp, write_new_file
 

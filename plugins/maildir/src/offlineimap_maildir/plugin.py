@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from offlineimap.hookspecs import hookimpl
 from offlineimap.repository import Repository
-
 from offlineimap_maildir.repository import MaildirRepository
 
 

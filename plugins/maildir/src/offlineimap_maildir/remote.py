@@ -20,7 +20,6 @@ from pathlib import Path
 
 from offlineimap.errors import FolderError
 from offlineimap.repository import FolderState, MessageInfo, NewMessage
-
 from offlineimap_maildir.folder import MaildirFolder
 from offlineimap_maildir.storage import fsync_dir
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from offlineimap.errors import ConfigError, FolderError, OfflineImapError
 from offlineimap.repository import Repository, RepositoryContext
-
 from offlineimap_maildir.folder import MaildirFolder
 from offlineimap_maildir.storage import fsync_dir
 

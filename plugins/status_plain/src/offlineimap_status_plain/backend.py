@@ -30,7 +30,6 @@ from pathlib import Path
 
 from offlineimap.errors import CorruptStatusError, FolderError
 from offlineimap.status import StatusBackend, StatusFolder, StatusRecord, status_file_name
-
 from offlineimap_status_plain import files
 from offlineimap_status_plain.format import HEADER, RecordEncoder, parse
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from offlineimap.hookspecs import hookimpl
 from offlineimap.status import StatusBackend
-
 from offlineimap_status_plain.backend import PlainStatusBackend
 
 

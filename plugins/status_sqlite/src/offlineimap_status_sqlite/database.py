@@ -31,10 +31,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from offlineimap.errors import CorruptStatusError, FolderError
-from offlineimap.status import StatusFolder, StatusRecord
-from offlineimap_status_plain import PlainStatusBackend
-from offlineimap_status_plain.format import RecordDecoder, RecordEncoder
 from sqlalchemy import (
     Column,
     Integer,
@@ -54,6 +50,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.expression import Executable
 
+from offlineimap.errors import CorruptStatusError, FolderError
+from offlineimap.status import StatusFolder, StatusRecord
+from offlineimap_status_plain import PlainStatusBackend
+from offlineimap_status_plain.format import RecordDecoder, RecordEncoder
 from offlineimap_status_sqlite.backend import remove_side_files
 
 if TYPE_CHECKING:

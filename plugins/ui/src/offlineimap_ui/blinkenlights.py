@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from offlineimap.errors import ConfigError
 from offlineimap.hookspecs import hookimpl
-
 from offlineimap_ui import formatting
 from offlineimap_ui.board import Activity, Board
 from offlineimap_ui.logbase import LoggingUI

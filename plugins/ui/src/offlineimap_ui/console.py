@@ -14,7 +14,6 @@ import threading
 from typing import TYPE_CHECKING
 
 from offlineimap.hookspecs import hookimpl
-
 from offlineimap_ui import formatting
 from offlineimap_ui.logbase import LoggingUI, StdStream, open_syslog, syslog_warning
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, TextIO
 from offlineimap.errors import ConfigError
 from offlineimap.hookspecs import hookimpl
 from offlineimap.ui import UI
-
 from offlineimap_ui import formatting
 
 if TYPE_CHECKING:

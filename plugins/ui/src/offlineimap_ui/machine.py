@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from offlineimap.hookspecs import hookimpl
-
 from offlineimap_ui import formatting
 from offlineimap_ui.logbase import LoggingUI, StdStream
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from offlineimap.hookspecs import hookimpl
 from offlineimap.ui import UI
-
 from offlineimap_ui.console import TTYUI, Basic, Quiet, Syslog
 from offlineimap_ui.machine import MachineUI
 
