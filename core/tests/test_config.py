@@ -43,79 +43,11 @@ def get_password(host):
     return "secret-for-" + host
 '''
 
-TWO_IMAP = """\
-[general]
-accounts = acc1, acc2
-maxsyncaccounts = 2
-ui = ttyui
-pythonfile=~/bin/offlineimap-helpers.py
-socktimeout = 90
+#: The man page's USE CASES configurations, shared with test_validate.py.
+SEEDS = Path(__file__).parent / "seed_configs"
+TWO_IMAP = (SEEDS / "two_imap.rc").read_text()
 
-[Account acc1]
-localrepository = acc1local
-remoterepository = acc1remote
-autorefresh = 2
-
-[Account acc2]
-localrepository = acc2local
-remoterepository = acc2remote
-autorefresh = 4
-
-[Repository acc1local]
-type = Maildir
-localfolders = ~/Mail/acc1
-
-[Repository acc2local]
-type = Maildir
-localfolders = ~/Mail/acc2
-
-[Repository acc1remote]
-type = IMAP
-remotehost = imap.acc1.com
-remoteusereval = get_username("imap.acc1.net")
-remotepasseval = get_password("imap.acc1.net")
-nametrans = oimaptransfolder_acc1
-ssl = yes
-maxconnections = 2
-# Folders to get:
-folderfilter = lambda foldername: foldername in [
-             'INBOX', 'Drafts', 'Sent', 'archiv']
-
-[Repository acc2remote]
-type = IMAP
-remotehost = imap.acc2.net
-remoteusereval = get_username("imap.acc2.net")
-remotepasseval = get_password("imap.acc2.net")
-nametrans = oimaptransfolder_acc2
-ssl = yes
-maxconnections = 2
-"""
-
-GMAIL_TO_IMAP = """\
-[general]
-accounts = gmail
-
-[Account gmail]
-remoterepository = Gmailserver-foo
-localrepository = TheOtherImap
-
-[Repository Gmailserver-foo]
-#This is the remote repository
-type = Gmail
-remotepass = XXX
-remoteuser = XXX
-# The below will put all GMAIL folders as sub-folders of the 'local' INBOX,
-# assuming that your path separator on 'local' is a dot.
-nametrans = lambda x: 'INBOX.' + x
-
-[Repository TheOtherImap]
-#This is the 'local' repository
-type = IMAP
-remotehost = XXX
-remotepass = XXX
-remoteuser = XXX
-#Do not use nametrans here.
-"""
+GMAIL_TO_IMAP = (SEEDS / "gmail_to_imap.rc").read_text()
 
 
 @pytest.fixture

@@ -90,23 +90,8 @@ def test_good_configuration_has_no_problem(host: PluginHost) -> None:
 
 def test_gmail_type_without_the_gmail_plugin_is_one_line(host: PluginHost) -> None:
     # The manual's "Sync from GMail to another IMAP server" use case, with its account.
-    problems = _problems("""\
-        [general]
-        accounts = gmail
-        [Account gmail]
-        remoterepository = Gmailserver-foo
-        localrepository = TheOtherImap
-        [Repository Gmailserver-foo]
-        type = Gmail
-        remotepass = XXX
-        remoteuser = XXX
-        nametrans = lambda x: 'INBOX.' + x
-        [Repository TheOtherImap]
-        type = IMAP
-        remotehost = XXX
-        remotepass = XXX
-        remoteuser = XXX
-        """, host)
+    problems = _problems((Path(__file__).parent / "seed_configs" / "gmail_to_imap.rc")
+                         .read_text(), host)
     assert problems == [
         "[Repository Gmailserver-foo] type = Gmail: no installed plugin provides the repository "
         "type 'Gmail'; install the distribution 'offlineimap-gmail' (pip install "
