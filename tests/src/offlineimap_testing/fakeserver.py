@@ -17,7 +17,8 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
-from types import TracebackType
+
+from offlineimap_testing.loopback import LoopbackServer
 
 __all__ = ["FakeImapServer", "Hangup", "Responder", "capability_responder", "mailbox_responder"]
 
@@ -86,7 +87,7 @@ def mailbox_responder(listing: bytes = b"", bodies: bytes = b"",
     return respond
 
 
-class FakeImapServer:
+class FakeImapServer(LoopbackServer):
     """Serves ``greeting`` then ``respond``'s answers, one thread per client (at most 8)."""
 
     def __init__(self, greeting: bytes, respond: Responder) -> None:
@@ -94,43 +95,7 @@ class FakeImapServer:
         self.respond = respond
         self.received = bytearray()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=8)
-        self._listener.settimeout(0.05)
-        self.host = "127.0.0.1"
-        self.port: int = self._listener.getsockname()[1]
-        self._threads: list[threading.Thread] = []
-        self._accepter = threading.Thread(target=self._accept, daemon=True)
-        self._accepter.start()
-
-    def __enter__(self) -> FakeImapServer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._accepter.join(timeout=5)
-        self._listener.close()
-        for thread in self._threads:
-            thread.join(timeout=_TIMEOUT)
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if len(self._threads) >= 8:
-                client.close()
-                continue
-            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        super().__init__(max_connections=8, name="fakeserver", join_timeout=_TIMEOUT)
 
     def _serve(self, client: socket.socket) -> None:
         client.settimeout(_TIMEOUT)

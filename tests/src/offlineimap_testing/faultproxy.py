@@ -26,7 +26,8 @@ import selectors
 import socket
 import threading
 import time
-from types import TracebackType
+
+from offlineimap_testing.loopback import LoopbackServer
 
 __all__ = ["Fault", "FaultProxy"]
 
@@ -70,7 +71,7 @@ class Fault:
             raise ValueError("a fault needs exactly one of command and after_server_bytes")
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """Forwards ``127.0.0.1:<port>`` to ``target``, applying :attr:`fault` (if any).
 
     ``fired`` counts the faults carried out; tests assert on it so that a fault whose trigger
@@ -82,35 +83,9 @@ class FaultProxy:
         self.target = target
         self.fault = fault
         self.fired = 0
-        self.connections = 0
         self._skipped = 0
-        self._max = max_connections
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=max_connections)
-        self._listener.settimeout(_POLL)
-        self.port: int = self._listener.getsockname()[1]
-        self.host = "127.0.0.1"
-        self._accepter = threading.Thread(target=self._accept, name="faultproxy", daemon=True)
-        self._accepter.start()
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def __enter__(self) -> FaultProxy:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop accepting, end every connection and wait for the threads (bounded)."""
-        self._stop.set()
-        self._accepter.join(timeout=5)
-        self._listener.close()
-        for thread in list(self._threads):
-            thread.join(timeout=5)
+        super().__init__(max_connections=max_connections, name="faultproxy")
 
     def set_fault(self, fault: Fault | None) -> None:
         """Replace the fault for connections opened from now on (``None``: pass everything)."""
@@ -132,24 +107,6 @@ class FaultProxy:
             return fault
 
     # -- connections ----------------------------------------------------------------------------
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._threads = [t for t in self._threads if t.is_alive()]
-            if len(self._threads) >= self._max:
-                client.close()
-                continue
-            self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(client,), daemon=True,
-                                      name=f"faultproxy-{self.connections}")
-            self._threads.append(thread)
-            thread.start()
 
     def _serve(self, client: socket.socket) -> None:
         try:
