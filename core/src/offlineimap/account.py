@@ -475,7 +475,8 @@ def _policy(repo: Repository) -> SidePolicy:
     return SidePolicy(writable=not repo.readonly, sync_deletes=repo.sync_deletes)
 
 
-def _date_option(section: Section, option: str) -> float | None:
+def _date_option(section: Section, option: str, expected: str = "a date YYYY-mm-dd"
+                 ) -> float | None:
     """A ``YYYY-mm-dd`` option as seconds since the epoch (local midnight), or ``None``."""
     value = section.get(option, None)
     if value is None or not str(value).strip():
@@ -483,23 +484,16 @@ def _date_option(section: Section, option: str) -> float | None:
     try:
         return time.mktime(time.strptime(str(value).strip(), "%Y-%m-%d"))
     except ValueError:
-        raise ConfigError(f"[{section.name}] {option} = {value!r}: expected a date "
-                          "YYYY-mm-dd") from None
+        raise ConfigError(f"[{section.name}] {option} = {value!r}: expected {expected}"
+                          ) from None
 
 
 def _maxage_cutoff(section: Section) -> float | None:
     """``maxage``: a number of days, or a date ``YYYY-mm-dd``; returns seconds since the epoch."""
-    value = section.get("maxage", None)
-    if value is None or not str(value).strip():
-        return None
-    text = str(value).strip()
+    text = str(section.get("maxage", "")).strip()
     if text.isdigit():
         days = int(text)
         if days < 1:
             raise ConfigError(f"[{section.name}] maxage = {text}: must be at least 1 day")
         return time.time() - days * 86400
-    try:
-        return time.mktime(time.strptime(text, "%Y-%m-%d"))
-    except ValueError:
-        raise ConfigError(f"[{section.name}] maxage = {text!r}: expected a number of days or "
-                          "a date YYYY-mm-dd") from None
+    return _date_option(section, "maxage", "a number of days or a date YYYY-mm-dd")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from offlineimap.errors import ConfigError
+from offlineimap.folder_map import identity, keep_all
 
 _MISSING: Any = object()
 _TRUE = {"1", "yes", "true", "on"}
@@ -371,7 +372,7 @@ def nametrans(section: Section) -> Callable[[str], str]:
     """``nametrans`` as a checked ``name -> name`` function (the identity when unset)."""
     function = user_function(section, "nametrans")
     if function is None:
-        return _identity
+        return identity
 
     def translate(name: str) -> str:
         result = function(name)
@@ -387,7 +388,7 @@ def folderfilter(section: Section) -> Callable[[str], bool]:
     """``folderfilter`` as a checked ``name -> bool`` function (keep everything when unset)."""
     function = user_function(section, "folderfilter")
     if function is None:
-        return _keep
+        return keep_all
     return lambda name: bool(function(name))
 
 
@@ -406,14 +407,6 @@ def foldersort_key(section: Section) -> Callable[[str], Any] | None:
     """``foldersort`` (a ``cmp(x, y)`` function) as a sort key; ``None`` when unset."""
     function = user_function(section, "foldersort")
     return functools.cmp_to_key(function) if function is not None else None
-
-
-def _identity(name: str) -> str:
-    return name
-
-
-def _keep(_name: str) -> bool:
-    return True
 
 
 # -------------------------------------------------------------------------------------------------

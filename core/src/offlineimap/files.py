@@ -38,3 +38,9 @@ def write_private(path: Path, text: str, *, fsync: bool) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if fsync:  # the rename itself must survive a power loss too
+        dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -13,15 +13,14 @@ crash can waste a few numbers but can never hand one number to two messages.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from offlineimap.errors import FolderError
+from offlineimap.files import write_private
 from offlineimap.repository import FolderState, MessageInfo, NewMessage
 from offlineimap_maildir.folder import MaildirFolder
-from offlineimap_maildir.storage import fsync_dir
 
 UIDS_FILE = ".offlineimap-uids"
 _BLOCK = 64
@@ -58,15 +57,7 @@ class UidCounter:
         return uid
 
     def _save(self, next_uid: int) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="ascii") as handle:
-            handle.write(f"{self.validity}\n{next_uid}\n")
-            handle.flush()
-            if self.fsync:
-                os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        if self.fsync:
-            fsync_dir(self.path.parent)
+        write_private(self.path, f"{self.validity}\n{next_uid}\n", fsync=self.fsync)
 
 
 class RemoteMaildirFolder(MaildirFolder):
