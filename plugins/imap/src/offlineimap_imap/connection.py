@@ -148,8 +148,12 @@ def open_connection(settings: ServerSettings, *, password: Callable[[], str], ev
         encrypted = isinstance(client.socket(), ssl.SSLSocket)
         auth.authenticate(client, settings, password, encrypted=encrypted)
         connection = Connection(client, _decode(client.welcome), trace)
-        if connection.has("CONDSTORE") and connection.has("ENABLE"):
-            client.enable("CONDSTORE")
+        # QRESYNC (which implies CONDSTORE) lets a changed folder be listed by its changes:
+        # ``UID FETCH ... (CHANGEDSINCE <modseq> VANISHED)``, see IMAPFolder.list_changes.
+        for extension in ("QRESYNC", "CONDSTORE"):
+            if connection.has(extension) and connection.has("ENABLE"):
+                client.enable(extension)
+                break
     except BaseException as exc:
         _drop(client)
         if isinstance(exc, (OSError, IMAPClientAbortError)):
