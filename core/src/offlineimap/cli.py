@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConfigError, ExitCode, OfflineImapError
@@ -176,6 +175,8 @@ def migrate_fmd5(local: Any, events: Any, *, dry_run: bool) -> int:
 def _maybe_profiling(directory: str | None) -> contextlib.AbstractContextManager[None]:
     if directory is None:
         return contextlib.nullcontext()
+    from pathlib import Path
+
     from offlineimap.profiling import profiling
 
     return profiling(Path(directory).expanduser())

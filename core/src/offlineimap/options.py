@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import platform
+import os
+import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from offlineimap.errors import ConfigError, ExitCode
@@ -72,7 +72,7 @@ class Options:
         if args.profile_dir is not None:
             if not args.single:
                 raise ConfigError("-P DIR needs -1: profiling runs single-threaded")
-            if Path(args.profile_dir).exists():
+            if os.path.lexists(os.path.expanduser(args.profile_dir)):
                 raise ConfigError(f"-P {args.profile_dir}: the directory must not exist yet")
         # OfflineIMAP debugs single-threaded unless thread debugging is what is asked for.
         single = args.single or bool(debug_types and "thread" not in debug_types)
@@ -139,7 +139,7 @@ class Options:
 
 
 class _VersionAction(argparse.Action):
-    """``--version``, looking the version up only when asked (importlib.metadata is slow)."""
+    """``--version``: prints :func:`version_line` and exits."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, nargs=0, **kwargs)
@@ -219,17 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def version_line() -> str:
-    """``offlineimap <version> (Python <version>)`` for ``--version``."""
-    return f"offlineimap {_version('offlineimap-core')} (Python {platform.python_version()})"
+    """``offlineimap <version> (Python <version>)`` for ``--version``.
 
+    The version comes from the package itself, the single source the build also reads
+    (``[tool.hatch.version]``): asking ``importlib.metadata`` instead would cost more than the
+    rest of ``--version`` together.
+    """
+    from offlineimap import __version__
 
-def _version(distribution: str) -> str:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "(not installed)"
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"offlineimap {__version__} (Python {python})"
 
 
 def _split(value: Any) -> list[str]:

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import importlib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -19,6 +19,9 @@ from offlineimap.errors import ConfigError, MissingPluginError
 from offlineimap.repository import Repository
 from offlineimap.status import StatusBackend
 from offlineimap.ui import UI
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "offlineimap.plugins"
 
@@ -44,8 +47,17 @@ class PluginInfo:
     """One loaded plugin, for ``offlineimap --list-plugins``."""
 
     name: str  #: entry point name
-    distribution: str
+    #: The distribution's name, or the entry point that declares the plugin: stevedore's cached
+    #: entry points do not say which distribution they came from, and finding out reads the
+    #: metadata of every installed distribution, so that waits until someone asks.
+    origin: str | EntryPoint
     provides: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def distribution(self) -> str:
+        if not isinstance(self.origin, str):
+            self.origin = _distribution_of(self.origin)
+        return self.origin
 
     @property
     def version(self) -> str:
@@ -166,16 +178,21 @@ class PluginHost:
             on_load_failure_callback=on_failure,
         )
         for ext in manager:
-            self.add(ext.name, ext.plugin, distribution=_distribution_of(ext.entry_point))
+            self.add(ext.name, ext.plugin, distribution=ext.entry_point)
 
-    def add(self, name: str, plugin: object, *, distribution: str) -> None:
-        """Register one plugin module or object with pluggy."""
+    def add(self, name: str, plugin: object, *, distribution: str | EntryPoint) -> None:
+        """Register one plugin module or object with pluggy.
+
+        :param distribution: the distribution's name, or the entry point that loaded the
+            plugin (its distribution is then looked up only if it is shown).
+        """
+        info = PluginInfo(name, distribution)
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # a plugin with a malformed hookimpl: report, carry on
-            self.failures.append(LoadFailure(name, distribution, _one_line(exc)))
+            self.failures.append(LoadFailure(name, info.distribution, _one_line(exc)))
             return
-        self.plugins.append(PluginInfo(name, distribution))
+        self.plugins.append(info)
 
     def finish(self) -> None:
         """Check every hookimpl matches a spec, then collect registrations.
