@@ -30,8 +30,10 @@ def test_basic_status_on_stdout_errors_on_stderr(make_ui, run_accounts, capsys):
     assert any("Personal:" in line and "0 errors" in line for line in summary)
 
 
-def test_basic_copy_counters_are_per_folder_and_thread_safe(make_ui, capsys):
-    ui = make_ui(Basic)
+def test_basic_copy_counters_are_per_folder_and_thread_safe(make_ui, tmp_path, capsys):
+    log = tmp_path / "run.log"
+    ui = make_ui(Basic, logfile=str(log))
+    ui.progress_interval = 3600  # the console shows only the folder's first and last copy
     ui.offlineimap_folder_start(account="A", folder="INBOX", total=400, total_bytes=0)
 
     def copy(start: int) -> None:
@@ -46,9 +48,11 @@ def test_basic_copy_counters_are_per_folder_and_thread_safe(make_ui, capsys):
         thread.join()
     heading, *lines = capsys.readouterr().out.splitlines()
     assert heading == "Syncing INBOX: 400 messages to copy"
-    assert len(lines) == 400
-    positions = sorted(int(line.split("(")[1].split("/")[0]) for line in lines)
-    assert positions == list(range(1, 401))  # every line whole, every number once
+    assert sorted(line.split("(")[1].split(")")[0] for line in lines) == ["1/400", "400/400"]
+    ui.close()
+    copies = [line for line in log.read_text().splitlines() if "Copy message UID" in line]
+    positions = sorted(int(line.split("(")[1].split("/")[0]) for line in copies)
+    assert positions == list(range(1, 401))  # the log file: every line whole, every number once
 
 
 def test_basic_never_announces_the_countdown_and_cannot_prompt(make_ui, capsys):

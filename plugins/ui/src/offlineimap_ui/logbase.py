@@ -35,9 +35,59 @@ LOGFILE_FORMAT = "%(asctime)s %(levelname)s: %(message)s"
 LOGFILE_DATEFMT = "%Y-%m-%d %H:%M:%S"
 #: ``-s`` (core records it as ``[general] syslog``): every UI also logs to the system log.
 SYSLOG_OPTION = "syslog"
+#: The event sent once per message copied: the engine's hottest event, so the cheapest.
+PROGRESS_COMMAND = "copyingmessage"
+#: A person cannot read more than a few progress lines a second, and writing (and flushing)
+#: one per message cost a tenth of an initial sync: the console shows a folder's first and last
+#: copy and, in between, at most one line per this many seconds; the log file gets them all,
+#: flushed at most this often.
+PROGRESS_INTERVAL = 0.25
 
 
-class StdStream(logging.StreamHandler):  # type: ignore[type-arg]
+class _FolderProgress:
+    """How far one folder's copying is, and when a progress line was last shown for it."""
+
+    __slots__ = ("done", "shown_at", "total")
+
+    def __init__(self, total: int) -> None:
+        self.done, self.total, self.shown_at = 0, total, 0.0
+
+    def advance(self, now: float, interval: float) -> bool:
+        """Count one copy; whether its line is shown (the first, the last, or one is due)."""
+        self.done += 1
+        if self.done == 1 or self.done == self.total or now - self.shown_at >= interval:
+            self.shown_at = now
+            return True
+        return False
+
+
+class _BatchedFlush(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that does not flush after each progress line.
+
+    Other lines are flushed at once, as :class:`logging.StreamHandler` does; a progress line
+    waits for the next flush, which comes with the next other line, with the first progress
+    line :data:`PROGRESS_INTERVAL` after the last flush, at folder end and on close. ``emit``
+    runs under the handler's lock, which ``flush`` takes again (an ``RLock``).
+    """
+
+    _holding = False
+    _flushed_at = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._holding = (record.__dict__.get("command") == PROGRESS_COMMAND
+                         and time.monotonic() - self._flushed_at < PROGRESS_INTERVAL)
+        try:
+            super().emit(record)
+        finally:
+            self._holding = False
+
+    def flush(self) -> None:
+        if not self._holding:
+            self._flushed_at = time.monotonic()
+            super().flush()
+
+
+class StdStream(_BatchedFlush):
     """A handler writing to ``sys.stdout`` or ``sys.stderr`` as they are *when it writes*.
 
     Looking the stream up late keeps output correct when the process (or a test) swaps the
@@ -85,11 +135,17 @@ class _Levels(logging.Filter):
         return self.low <= record.levelno <= self.high
 
 
+class LogFile(_BatchedFlush, logging.FileHandler):
+    """The ``-l`` log file: every line, progress lines flushed in batches."""
+
+
 class LoggingUI(UI):
     """Base of all offlineimap-ui interfaces: events in, log records out."""
 
     #: Routine per-folder events (listing, folder finished) are shown only with ``-d`` ...
     verbose_events = False  # ... unless the UI wants every event (MachineUI).
+    #: Seconds between two progress lines of one folder on the console (0: one per message).
+    progress_interval = PROGRESS_INTERVAL
     #: Where syslogd listens; a class attribute so tests can point it at their own socket.
     syslog_address = "/dev/log"
 
@@ -97,7 +153,7 @@ class LoggingUI(UI):
                  debug: frozenset[str] = frozenset()) -> None:
         super().__init__(config, logfile=logfile, debug=debug)
         self._lock = threading.Lock()
-        self._copied: dict[tuple[str, str], list[int]] = {}  # (account, folder) -> [done, total]
+        self._copied: dict[tuple[str, str], _FolderProgress] = {}  # by (account, folder)
         self._account_started: dict[str, float] = {}
         # An unregistered logger: no global state, so two UIs (or two tests) never share it.
         self.logger = logging.Logger(f"offlineimap.ui.{type(self).__name__}", logging.DEBUG)
@@ -134,14 +190,20 @@ class LoggingUI(UI):
     @staticmethod
     def _open_logfile(path: str) -> logging.Handler:
         try:
-            handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+            handler = LogFile(path, mode="a", encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"-l {path}: cannot open the log file: {exc.strerror}") from None
         handler.setFormatter(logging.Formatter(LOGFILE_FORMAT, LOGFILE_DATEFMT))
         return handler
 
+    def flush(self) -> None:
+        """Write out what the handlers hold back (progress lines)."""
+        for handler in self.logger.handlers:
+            handler.flush()
+
     def close(self) -> None:
         """Flush and close every handler (the log file above all)."""
+        self.flush()
         for handler in list(self.logger.handlers):
             self.logger.removeHandler(handler)
             handler.close()
@@ -155,9 +217,16 @@ class LoggingUI(UI):
     def emit(self, level: int, command: str, text: str, payload: str | None = None,
              account: str | None = None) -> None:
         """Log one event: ``text`` for people, ``command``/``payload`` for MachineUI."""
-        extra = {"command": command, "payload": text if payload is None else payload,
-                 "account": account}
-        self.logger.log(level, text, extra=extra)
+        self.logger.handle(self._record(level, command, text, payload, account))
+
+    def _record(self, level: int, command: str, text: str, payload: str | None,
+                account: str | None) -> logging.LogRecord:
+        """A record without ``Logger.log``'s search of the stack for the caller's source line,
+        which no format here shows and which was a good part of an event's cost."""
+        return self.logger.makeRecord(
+            self.logger.name, level, "", 0, text, None, None,
+            extra={"command": command, "payload": text if payload is None else payload,
+                   "account": account})
 
     def _routine(self, command: str, text: str, payload: str, account: str | None) -> None:
         """An event only MachineUI and ``-d`` users want to see."""
@@ -212,7 +281,7 @@ class LoggingUI(UI):
     def offlineimap_folder_start(self, account: str, folder: str, total: int,
                                  total_bytes: int) -> None:
         with self._lock:
-            self._copied[(account, folder)] = [0, total]
+            self._copied[(account, folder)] = _FolderProgress(total)
         size = f", {formatting.human_size(total_bytes)}" if total_bytes else ""
         self.emit(logging.INFO, "syncingfolder",
                   f"Syncing {folder}: {total} message{'' if total == 1 else 's'} to copy{size}",
@@ -222,6 +291,7 @@ class LoggingUI(UI):
     def offlineimap_folder_finish(self, account: str, folder: str, stats: FolderStats) -> None:
         with self._lock:
             self._copied.pop((account, folder), None)
+        self.flush()
         self._routine("folderdone", f"Finished {folder}: {stats.changes} changes, "
                       f"{stats.errors} errors", f"{account}\n{folder}\n{stats.changes}\n"
                       f"{stats.errors}", account)
@@ -229,14 +299,25 @@ class LoggingUI(UI):
     @hookimpl
     def offlineimap_message_copied(self, account: str, folder: str, uid: int, source: str,
                                    destination: str, size: int) -> None:
+        """One line per message in the log file; on the console, throttled per folder (see
+        :data:`PROGRESS_INTERVAL`); the skipped lines cost no more than a counter."""
+        now = time.monotonic()
         with self._lock:
-            counter = self._copied.setdefault((account, folder), [0, 0])
-            counter[0] += 1
-            done, total = counter[0], max(counter)
-        self.emit(logging.INFO, "copyingmessage",
-                  f"Copy message UID {uid} ({done}/{total}) {source}:{folder} -> "
-                  f"{destination}:{folder}",
-                  f"{uid}\n{source}\n{folder}\n{destination}[{folder}]", account)
+            progress = self._copied.get((account, folder))
+            if progress is None:  # no folder_start: no total to show
+                progress = self._copied[(account, folder)] = _FolderProgress(0)
+            shown = progress.advance(now, self.progress_interval)
+            done, total = progress.done, max(progress.done, progress.total)
+        if not shown and self._file_handler is None:
+            return
+        text = (f"Copy message UID {uid} ({done}/{total}) {source}:{folder} -> "
+                f"{destination}:{folder}")
+        payload = f"{uid}\n{source}\n{folder}\n{destination}[{folder}]"
+        if shown:
+            self.emit(logging.INFO, PROGRESS_COMMAND, text, payload, account)
+        elif self._file_handler is not None:
+            self._file_handler.handle(self._record(logging.INFO, PROGRESS_COMMAND, text,
+                                                   payload, account))
 
     @hookimpl
     def offlineimap_flags_changed(self, account: str, folder: str, side: str,

@@ -36,8 +36,16 @@ _SEVERITY = {"INFO": "msg", "WARNING": "warn", "ERROR": "error", "DEBUG": "debug
              "CRITICAL": "critical"}
 
 
+#: ``quote(text, safe="")`` for ASCII text as one ``str.translate``: the same output at a
+#: fraction of the cost, which counts on a line written per message copied.
+_ASCII_QUOTES = {code: f"%{code:02X}" for code in range(128)
+                 if not (chr(code).isalnum() or chr(code) in "_.-~")}
+
+
 def encode(text: str) -> str:
     """Percent-encode a field so the line stays one line of four colon-separated fields."""
+    if text.isascii():
+        return text.translate(_ASCII_QUOTES)
     return quote(text, safe="")
 
 
@@ -55,6 +63,8 @@ class MachineUI(LoggingUI):
     """Machine-parsable output on stdout; never prompts."""
 
     verbose_events = True
+    #: Programs read every copy, so every one is written (its flush batched, see logbase).
+    progress_interval = 0.0
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self._greeted = False
