@@ -6,6 +6,11 @@ are wrong) ends the attempt at once: trying weaker mechanisms with the same wron
 multiplies the server's failure delay. The error is the server's own text, never the password.
 GSSAPI needs a Kerberos library we do not ship, so it is skipped.
 
+Where the server offers SASL-IR (RFC 4959), the client-first mechanisms (PLAIN, XOAUTH2) put
+their initial response on the AUTHENTICATE line: one round trip instead of two. The trace masks
+everything after ``AUTHENTICATE`` (:func:`offlineimap_imap.connection.mask`), so the encoded
+password never reaches the log.
+
 Mechanisms that send the password or token as it is (LOGIN, PLAIN, XOAUTH2) are not used on a
 connection without TLS unless ``allow_plaintext_login = yes``: OfflineIMAP sent them to anyone
 listening whenever ``ssl = no`` and the server offered no STARTTLS. CRAM-MD5 sends only a
@@ -14,6 +19,7 @@ keyed digest, so it stays allowed.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -27,6 +33,8 @@ if TYPE_CHECKING:
 
 #: Mechanisms whose exchange carries the secret itself.
 CLEARTEXT = frozenset({"LOGIN", "PLAIN", "XOAUTH2"})
+#: SASL mechanisms whose client speaks first: their answer can ride on the command (SASL-IR).
+CLIENT_FIRST = frozenset({"PLAIN", "XOAUTH2"})
 
 
 class TokenRefused(AuthenticationError):
@@ -49,6 +57,42 @@ class _Attempt:
             return ""
         self._answered = True
         return self._first(challenge)
+
+
+class _EmptyAnswers:
+    """After an initial response, every further challenge (XOAUTH2's error report) gets an
+    empty answer. A class, because imaplib takes only a bound method as a continuation
+    callback: anything else it would send as a literal."""
+
+    def answer(self, challenge: bytes) -> bytes:
+        return b""
+
+
+def _authenticate_initial(client: IMAPClient, mechanism: str, initial: str) -> None:
+    """``AUTHENTICATE <mechanism> <initial response>`` (SASL-IR, RFC 4959): one round trip.
+
+    imapclient's ``sasl_login`` always waits for a first continuation; imaplib sends a
+    command with arguments as they are and, given a continuation callback, answers any
+    challenge that still comes (XOAUTH2's error report) while waiting for the tagged answer.
+    """
+    from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+    imap = client._imap
+    encoded = base64.b64encode(initial.encode("utf-8")).decode("ascii") or "="
+    imap.literal = _EmptyAnswers().answer
+    try:
+        typ, data = imap._simple_command("AUTHENTICATE", mechanism, encoded)
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:  # BAD: imaplib raises with the server's text
+        raise LoginError(str(exc)) from None
+    finally:
+        imap.literal = None
+    if typ != "OK":
+        text = data[-1] if data else b""
+        raise LoginError(text.decode("utf-8", "replace") if isinstance(text, bytes)
+                         else str(text))
+    imap.state = "AUTH"
 
 
 def _cram_md5(user: str, password: str) -> Callable[[bytes], str]:
@@ -118,7 +162,10 @@ def authenticate(client: IMAPClient, settings: ServerSettings,
                 client.login(user, password())
             else:
                 answer = _sasl_answer(mechanism, settings, user, password)
-                client.sasl_login(mechanism, _Attempt(answer))
+                if mechanism in CLIENT_FIRST and "SASL-IR" in capabilities:
+                    _authenticate_initial(client, mechanism, answer(b""))
+                else:
+                    client.sasl_login(mechanism, _Attempt(answer))
             return mechanism
         except IMAPClientAbortError as exc:
             raise AuthenticationError(f"{where}: connection lost: {_server_text(exc)}") from None

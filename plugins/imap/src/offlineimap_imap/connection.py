@@ -4,10 +4,16 @@ imapclient is imported here, when the first connection opens, so that loading th
 ``offlineimap --help``) stays cheap. ``-d imap`` routes imaplib's protocol trace to
 ``events.debug("imap", ...)`` with LOGIN and AUTHENTICATE arguments (and any known secret)
 masked; without it the trace is switched off, which also saves formatting every line.
+
+On a network every command answered before the next one is sent costs a round trip, so opening
+and closing ask nothing the server has already said: the capabilities come from the greeting's
+``[CAPABILITY ...]`` code (imaplib would ask CAPABILITY again) and, after login, from the
+tagged OK's (imapclient asks once only when that is missing); LOGOUT is sent, not waited for.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 import ssl
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
 
 _AUTH_COMMAND = re.compile(r"\b(LOGIN|AUTHENTICATE)\b", re.IGNORECASE)
 _MASK = "****"
+#: Seconds closing may spend handing LOGOUT to the socket (it never waits for the answer).
+CLOSE_TIMEOUT = 2.0
 
 
 def mask(line: str, secrets: Iterable[str] = ()) -> str:
@@ -65,27 +73,83 @@ class Connection:
             self._trace(text)
 
     def close(self) -> None:
-        """Log out politely; a connection that is already gone is just dropped."""
-        try:
-            if self.broken:
-                self.client.shutdown()
-            else:
-                self.client.logout()
-        except Exception:  # closing a dead socket must never fail a sync
-            _drop(self.client)
+        """Send LOGOUT and hang up without waiting for its answer; never raises.
+
+        Waiting for ``* BYE`` and the tagged OK would cost a round trip per connection and
+        tell us nothing: every command before it was already answered (one connection is
+        lock-step) and LOGOUT changes no mail. LOGOUT goes out whole, under a short send
+        timeout; the socket is closed right after, so nothing half-sent can be followed by
+        anything else. A broken connection is dropped without a word.
+        """
+        client = self.client
+        if not self.broken:
+            try:
+                client.socket().settimeout(CLOSE_TIMEOUT)
+                imap = client._imap
+                imap.state = "LOGOUT"
+                imap._command("LOGOUT")  # sends (and traces) the line; reads nothing
+            except Exception:  # a dead socket: dropping it below is all that is left to do
+                pass
+        _drop(client)
 
 
 def _where(settings: ServerSettings) -> str:
     return f"[Repository {settings.repository}] {settings.host}:{settings.port}"
 
 
+@functools.cache
+def _client_class() -> type[IMAPClient]:
+    """:class:`imapclient.IMAPClient` whose imaplib object takes the greeting's capabilities.
+
+    Built on first use so that imapclient is imported only when a connection opens.
+    """
+    from imapclient import IMAPClient, imap4
+    from imapclient import tls as imapclient_tls
+
+    class GreetingCapabilities:
+        """imaplib mixin: take the capabilities from the greeting's ``[CAPABILITY ...]`` code.
+
+        imaplib pops the code here from ``untagged_responses`` (so imapclient never mistakes
+        it for a post-login list) and sends CAPABILITY only when the greeting had none. After
+        STARTTLS imaplib calls this again: what was said before TLS cannot be trusted (RFC
+        8314), so any leftover code is dropped and the server is asked.
+        """
+
+        _greeted = False
+        untagged_responses: dict[str, list[bytes]]
+        capabilities: tuple[str, ...]
+
+        def _get_capabilities(self) -> None:
+            offered = self.untagged_responses.pop("CAPABILITY", None)
+            if offered and not self._greeted and isinstance(offered[-1], bytes):
+                self._greeted = True
+                self.capabilities = tuple(offered[-1].decode("ascii", "replace").upper().split())
+                return
+            self._greeted = True
+            super()._get_capabilities()  # type: ignore[misc]
+
+    class PlainIMAP4(GreetingCapabilities, imap4.IMAP4WithTimeout):
+        pass
+
+    class TLSIMAP4(GreetingCapabilities, imapclient_tls.IMAP4_TLS):
+        pass
+
+    class Client(IMAPClient):
+        def _create_IMAP4(self) -> PlainIMAP4 | TLSIMAP4:
+            timeout = getattr(self._timeout, "connect", None)
+            if self.ssl:
+                return TLSIMAP4(self.host, self.port, self.ssl_context, timeout)
+            return PlainIMAP4(self.host, self.port, timeout)
+
+    return Client
+
+
 def _connect(settings: ServerSettings, context: ssl.SSLContext | None) -> IMAPClient:
-    from imapclient import IMAPClient
     from imapclient.exceptions import IMAPClientError
 
     try:
-        return IMAPClient(settings.host, settings.port, ssl=settings.ssl, ssl_context=context,
-                          timeout=settings.timeout)
+        return _client_class()(settings.host, settings.port, ssl=settings.ssl,
+                               ssl_context=context, timeout=settings.timeout)
     except ssl.SSLError as exc:
         raise tls.translate(settings, exc) from None
     except TimeoutError:

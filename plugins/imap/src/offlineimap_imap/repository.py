@@ -4,6 +4,10 @@ Options are read in ``__init__`` (see :mod:`offlineimap_imap.settings`); nothing
 :meth:`IMAPRepository.connect`. Folders each take a connection from the pool in
 :meth:`open_folder` and give it back on ``close()``, so up to ``maxconnections`` folders sync
 in parallel. The password is asked once per repository and kept for the pool's connections.
+
+:meth:`IMAPRepository.connect` lists the folders at once: the one LIST (with STATUS where the
+server has LIST-STATUS) answers the separator, :meth:`~IMAPRepository.list_folders` and
+:meth:`~IMAPRepository.folder_states` of the sync that follows, one round trip for all three.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from offlineimap.passwords import PasswordRequest
 from offlineimap.repository import FolderState, IdleHandle, Repository, RepositoryContext
 from offlineimap_imap.auth import TokenRefused
 from offlineimap_imap.folder import IMAPFolder
+from offlineimap_imap.liststatus import Listing, list_mailboxes, root_separator
 from offlineimap_imap.pool import ConnectionPool
 from offlineimap_imap.protocol import guard
 from offlineimap_imap.settings import read_settings
@@ -24,9 +29,6 @@ from offlineimap_imap.settings import read_settings
 if TYPE_CHECKING:
     from offlineimap_imap.connection import Connection
     from offlineimap_imap.settings import ServerSettings, TokenProvider
-
-#: Mailbox attributes of names that are not mailboxes (RFC 3501, RFC 5258).
-_NOT_SELECTABLE = {b"\\NOSELECT", b"\\NONEXISTENT"}
 
 
 class IMAPRepository(Repository):
@@ -51,6 +53,8 @@ class IMAPRepository(Repository):
         self._pool: ConnectionPool[Connection] | None = None
         self._greeting = ""
         self._capabilities: frozenset[str] = frozenset()
+        #: The last listing, until folders change or :meth:`folder_states` takes its states.
+        self._listing: Listing | None = None
 
     # -- connections ------------------------------------------------------------------------
 
@@ -113,54 +117,60 @@ class IMAPRepository(Repository):
         self.pool.release(connection)
 
     def connect(self) -> None:
-        """Open the first connection (checking address, TLS and login) and learn the separator."""
+        """Open the first connection (checking address, TLS and login) and list the folders,
+        which also tells the separator."""
         connection = self.pool.acquire()
         try:
             self._greeting = connection.greeting
             self._capabilities = connection.capabilities
             with guard(connection, f"[Repository {self.name}] LIST"):
-                answer = connection.client.list_folders("", "")
-            for _flags, delimiter, _name in answer:
-                if delimiter:
-                    self.sep = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+                listing = self._list(connection)
+                separator = listing.separator
+                if separator is None:  # nothing listed (a reference, no subscriptions): ask
+                    separator = root_separator(connection)
+        finally:
+            self.pool.release(connection)
+        if separator:
+            self.sep = separator
+        self._listing = listing
+
+    def close(self) -> None:
+        self._listing = None
+        if self._pool is not None:
+            self._pool.close()
+
+    def _list(self, connection: Connection) -> Listing:
+        return list_mailboxes(connection, self.reference, subscribed=self.subscribedonly)
+
+    def _list_again(self) -> Listing:
+        connection = self.pool.acquire()
+        try:
+            with guard(connection, f"[Repository {self.name}] LIST"):
+                return self._list(connection)
         finally:
             self.pool.release(connection)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
+    def _folders_changed(self) -> None:
+        """Folders were created or deleted: the listing is out of date."""
+        self._listing = None
 
     # -- folders ----------------------------------------------------------------------------
 
     def list_folders(self) -> list[str]:
-        connection = self.pool.acquire()
-        try:
-            with guard(connection, f"[Repository {self.name}] LIST"):
-                if self.subscribedonly:
-                    answer = connection.client.list_sub_folders(self.reference, "*")
-                else:
-                    answer = connection.client.list_folders(self.reference, "*")
-        finally:
-            self.pool.release(connection)
-        names = []
-        for flags, _delimiter, name in answer:
-            if not {flag.upper() for flag in flags} & _NOT_SELECTABLE:
-                names.append(name.decode("utf-8", "replace") if isinstance(name, bytes) else name)
-        return sorted(names)
+        if self._listing is None:
+            self._listing = self._list_again()
+        return list(self._listing.names)
 
     def folder_states(self) -> dict[str, FolderState] | None:
-        """Every folder's state in one LIST-STATUS round trip, or ``None`` (see
-        :mod:`offlineimap_imap.liststatus`)."""
-        if self.subscribedonly:
-            return None
-        from offlineimap_imap.liststatus import folder_states
-
-        connection = self.pool.acquire()
-        try:
-            with guard(connection, f"[Repository {self.name}] LIST RETURN STATUS"):
-                return folder_states(connection, self.reference)
-        finally:
-            self.pool.release(connection)
+        """Every folder's state from the listing (LIST-STATUS, see
+        :mod:`offlineimap_imap.liststatus`), or ``None``. The states are handed out once: a
+        later call lists again rather than report what may have changed since."""
+        listing, self._listing = self._listing, None
+        if listing is None:
+            if self.subscribedonly:  # LSUB has no STATUS: not worth a round trip
+                return None
+            listing = self._list_again()
+        return listing.states
 
     def included_folders(self) -> list[str]:
         """``folderincludes``: folders to sync even when the account's filter excludes them."""
@@ -186,6 +196,7 @@ class IMAPRepository(Repository):
             with guard(connection, f"[Repository {self.name}] SUBSCRIBE {name}"):
                 client.subscribe_folder(name)
         finally:
+            self._folders_changed()
             self.pool.release(connection)
 
     def delete_folder(self, name: str) -> None:
@@ -198,6 +209,7 @@ class IMAPRepository(Repository):
             with guard(connection, f"[Repository {self.name}] DELETE {name}"):
                 connection.client.delete_folder(name)
         finally:
+            self._folders_changed()
             self.pool.release(connection)
 
     def idle_connection(self, folder: str) -> IdleHandle:
