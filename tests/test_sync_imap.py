@@ -284,3 +284,58 @@ def test_unchanged_folders_are_not_even_selected(sandbox, imap_account, make_mes
     assert len(selected) == 1 and "Archive" in selected[0]
     assert "\\Seen" in imap_account.messages("Archive")[
         int(path.name.split(",U=")[1].split(",")[0])][0]
+
+
+def _fetch_commands(sandbox, *args: str) -> list[str]:
+    """The listing commands (``UID FETCH 1:*``) of one run, from its ``-d imap`` trace."""
+    log = sandbox.root / "debug.log"
+    log.unlink(missing_ok=True)
+    sandbox.run("-d", "imap,quick", "-l", str(log), *args)
+    return [line for line in log.read_text().splitlines() if "UID FETCH 1:* " in line]
+
+
+def test_changed_folder_is_listed_by_its_changes(sandbox, imap_account, make_messages) -> None:
+    """QRESYNC: a folder with a few changes among many messages is listed with CHANGEDSINCE
+    and VANISHED, and every kind of change on either side still arrives."""
+    uids = imap_account.seed("INBOX", make_messages(40, flags=[(), ("\\Seen",)]))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    imap_account.seed("INBOX", make_messages(5, start=100))
+    imap_account.delete("INBOX", uids[:3])
+    imap_account.set_flags("INBOX", uids[3:5], ["\\Flagged"])
+    sandbox.deliver("INBOX", make_messages(1, start=200)[0], flags="S")
+    by_uid = {int(p.name.split(",U=")[1].split(",")[0]): p
+              for p in sandbox.local_files("INBOX") if ",U=" in p.name}
+    by_uid[uids[10]].unlink()
+    replied = by_uid[uids[11]]
+    replied.rename(replied.with_name(replied.name.split(":2,")[0] + ":2,RS"))
+    fetches = _fetch_commands(sandbox)
+    assert fetches and all("CHANGEDSINCE" in line and "VANISHED" in line for line in fetches)
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 40 + 5 - 3 + 1 - 1
+    remote = imap_account.messages("INBOX")
+    assert uids[10] not in remote
+    assert "\\Answered" in remote[uids[11]][0]
+    # The changes this sync made itself come back once as changes, and change nothing.
+    names = sorted(p.name for p in sandbox.local_files("INBOX"))
+    assert all("CHANGEDSINCE" in line for line in _fetch_commands(sandbox))
+    assert sorted(p.name for p in sandbox.local_files("INBOX")) == names
+
+
+def test_listing_by_changes_falls_back_when_the_status_does_not_match(
+        sandbox, imap_account, make_messages) -> None:
+    """A status cache that no longer describes the server (here: deleted by hand) fails the
+    count check and the folder is listed in full: nothing is copied twice or deleted; and
+    fullsync_every = 0 lists in full every time."""
+    uids = imap_account.seed("INBOX", make_messages(12))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    for path in sandbox.metadata.glob("Account-*/LocalStatus*/INBOX"):
+        path.unlink()
+    imap_account.set_flags("INBOX", uids[:1], ["\\Seen"])
+    fetches = _fetch_commands(sandbox)
+    assert [line for line in fetches if "CHANGEDSINCE" not in line]
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 12
+    imap_account.set_flags("INBOX", uids[1:2], ["\\Seen"])
+    fetches = _fetch_commands(sandbox, "-k", "Account_Test:fullsync_every=0")
+    assert fetches and not [line for line in fetches if "CHANGEDSINCE" in line]
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 12

@@ -99,3 +99,22 @@ def test_no_change_gives_an_empty_plan() -> None:
     plan = make_plan({REMOTE: side(u1="S", u2="FS"), LOCAL: side(u1="S", u2="SF")},
                      status(u1="S", u2="FS"), RW)
     assert plan.empty
+
+
+def test_changes_merged_into_the_status_give_the_full_remote_listing() -> None:
+    """The listing the engine rebuilds from QRESYNC's changes, fed to the same plan as a full
+    listing would be."""
+    from offlineimap.engine import merge_changes
+    from offlineimap.repository import FolderChanges
+
+    records = status(u1="S", u2="", u3="F", u4="")
+    changes = FolderChanges(changed={2: MessageInfo(frozenset("S"), size=9), 7: MessageInfo(
+        frozenset(), size=5), 8: MessageInfo(frozenset("F"))}, vanished={3, 8, 99})
+    listing = merge_changes(records, changes)
+    assert listing == {1: MessageInfo(frozenset("S")), 2: MessageInfo(frozenset("S"), size=9),
+                       4: MessageInfo(frozenset()), 7: MessageInfo(frozenset(), size=5)}
+    plan = make_plan({REMOTE: listing, LOCAL: side(u1="S", u2="", u3="F", u4="R")}, records, RW)
+    assert plan.copy_to == {REMOTE: [], LOCAL: [7]}
+    assert plan.delete_on == {REMOTE: [], LOCAL: [3]}
+    assert plan.flags_on[LOCAL] == {2: (frozenset("S"), frozenset())}
+    assert plan.flags_on[REMOTE] == {4: (frozenset("R"), frozenset())}

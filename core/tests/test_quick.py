@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from offlineimap.quick import QuickGate, QuickSchedule, SyncStates, remote_fingerprint
+from offlineimap.quick import (
+    QuickGate,
+    QuickSchedule,
+    SyncStates,
+    parse_fingerprint,
+    remote_fingerprint,
+)
 from offlineimap.repository import Folder, FolderState, MessageInfo
 from offlineimap.status import StatusRecord
 
@@ -112,3 +118,28 @@ def test_a_skip_by_listing_keeps_the_settled_token() -> None:
     assert settled.with_current_token() == {**saved, "local": "maildir:5:6"}
     again = gate(settled.with_current_token() or {}, token="maildir:5:6")
     assert again.with_current_token() is None
+
+
+def test_the_recorded_state_allows_listing_by_changes_until_a_full_listing_is_due() -> None:
+    saved, _local = synced()
+    moved = FolderState(uidvalidity=7, uidnext=15, exists=5, highestmodseq=52)
+    assert gate(saved, moved).since(moved, 3600) == STATE
+    assert gate(saved, moved).since(moved, 0) is None
+    assert gate({**saved, "listed": "0"}, moved).since(moved, 3600) is None
+    renumbered = FolderState(uidvalidity=8, uidnext=15, exists=5, highestmodseq=52)
+    assert gate(saved, renumbered).since(renumbered, 3600) is None
+    plain = FolderState(uidvalidity=7, uidnext=15, exists=5)
+    assert gate(saved, plain).since(plain, 3600) is None
+    assert gate({}, moved).since(moved, 3600) is None
+    assert parse_fingerprint("uidvalidity=x highestmodseq") == FolderState()
+
+
+def test_a_sync_by_changes_keeps_the_time_of_the_last_full_listing() -> None:
+    saved, _local = synced()
+    saved = {**saved, "listed": "1000"}
+    moved = FolderState(uidvalidity=7, uidnext=15, exists=5, highestmodseq=52)
+    by_changes = gate(saved, moved).recorded("t", listed_fully=False)
+    full = gate(saved, moved).recorded("t")
+    assert by_changes is not None and full is not None
+    assert by_changes["listed"] == "1000" and float(full["listed"]) > 1000
+    assert by_changes["remote"] == full["remote"] == remote_fingerprint(moved)

@@ -297,6 +297,11 @@ class Account:
                              records=lambda: status().records())
             if listed_state is None and self._may_skip(gate, quick, pair, local):
                 return FolderStats(skipped=True)
+            full_every = self._fullsync_seconds()
+            # A read-only local side keeps its own flags in the status (see plan.py), which
+            # then no longer describes the remote side: list that in full.
+            since = gate.since(states[REMOTE], full_every) if (
+                full_every > 0 and not self.local.readonly) else None
             start_uid, copy_filter = self._start_window(pair, local)
             journal = UploadJournal(
                 self.account_dir / "Journal" / status_file_name(pair.status), fsync=self.fsync)
@@ -309,11 +314,11 @@ class Account:
                 settings=SyncSettings(dry_run=self.options.dry_run,
                                       copy_allowed=copy_filter, min_uid=start_uid,
                                       mass_delete_guard=self._mass_delete_guard(),
-                                      stop=self.options.stop),
+                                      stop=self.options.stop, remote_since=since),
             )
             stats = sync.run(states)
             self._remember_start_uid(pair, local, status(), start_uid)
-            entry = gate.recorded(token)
+            entry = gate.recorded(token, listed_fully=not sync.incremental)
             if entry and not (self.options.dry_run or stats.errors or self._stopping()):
                 self._sync_states.put(pair.status, entry)
             return stats
@@ -323,8 +328,8 @@ class Account:
         not move; in any sync when they include HIGHESTMODSEQ (CONDSTORE, which moves with every
         flag change and expunge too) and the folder was fully listed within ``fullsync_every``
         hours. Either way the local side must be unchanged as well."""
-        hours = self.section.get_float("fullsync_every", 24.0)
-        exact = gate.exact and hours > 0 and gate.listed_within(hours * 3600)
+        full_every = self._fullsync_seconds()
+        exact = gate.exact and full_every > 0 and gate.listed_within(full_every)
         if not (quick or exact) or self.options.dry_run or not gate.unchanged(local):
             return False
         refreshed = gate.with_current_token()
@@ -334,6 +339,11 @@ class Account:
         self.events.debug("quick", f"{self.name}: {pair.remote}: unchanged since the last sync, "
                           f"skipped ({mode})")
         return True
+
+    def _fullsync_seconds(self) -> float:
+        """``fullsync_every`` (hours, default 24): how long a folder may go without a full
+        listing of its remote side (0: list in full every time)."""
+        return self.section.get_float("fullsync_every", 24.0) * 3600
 
     def _set_status_aside(self, pair: FolderPair, exc: CorruptStatusError) -> None:
         """Keep a corrupt status cache for inspection and let the folder start afresh.

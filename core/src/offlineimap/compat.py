@@ -88,6 +88,10 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "status_backend": _I,  # 8.0.3 refused it; plain and sqlite both work here
         "mass_delete_guard": _extension(
             "refuses a sync that would delete more than this percentage of a folder"),
+        "fullsync_every": _extension(
+            "hours between full listings of a folder on a CONDSTORE server (default 24; 0: "
+            "every sync); in between, unchanged folders are skipped and changed ones listed "
+            "by their changes"),
     },
     "Repository": {
         # every type

@@ -25,7 +25,7 @@ from offlineimap.errors import FolderError
 from offlineimap.events import Events
 from offlineimap.journal import UploadJournal, content_hash
 from offlineimap.plan import LOCAL, REMOTE, SIDES, Plan, SidePolicy, make_plan, other
-from offlineimap.repository import Folder, FolderState, MessageInfo, NewMessage
+from offlineimap.repository import Folder, FolderChanges, FolderState, MessageInfo, NewMessage
 from offlineimap.stats import FolderStats
 from offlineimap.status import StatusFolder, StatusRecord
 
@@ -53,6 +53,9 @@ class SyncSettings:
     mass_delete_guard: float = 50.0
     #: deletions this small are never refused (a folder of 3 emptied on purpose is normal)
     mass_delete_floor: int = 5
+    #: the remote state at the start of the last clean sync: list the remote side by its changes
+    #: since then (:meth:`Folder.list_changes`) instead of in full; ``None``: list in full
+    remote_since: FolderState | None = None
 
 
 class FolderSync:
@@ -80,16 +83,20 @@ class FolderSync:
         self.settings = settings
         self.stats = FolderStats()
         self.listings: dict[str, dict[int, MessageInfo]] = {}
+        #: whether the remote side was listed by its changes rather than in full
+        self.incremental = False
 
     def run(self, states: Mapping[str, FolderState]) -> FolderStats:
         """Sync; ``states`` are the sides' :meth:`Folder.state` results (validity checked)."""
         floor = self.settings.min_uid
+        records = _in_window(self.status.records(), floor)
         for side in SIDES:
             self.events.listing(self.account, self.name, side)
-            listing = self.folders[side].list_messages(
-                min_uid=floor if side == REMOTE else None)
-            self.listings[side] = _in_window(listing, floor)
-        records = _in_window(self.status.records(), floor)
+            listing = self._list_changes(records, states[REMOTE]) if side == REMOTE else None
+            if listing is None:
+                listing = _in_window(self.folders[side].list_messages(
+                    min_uid=floor if side == REMOTE else None), floor)
+            self.listings[side] = listing
         if not self.settings.dry_run:
             self._recover_uploads(records)
         plan = make_plan(self.listings, records, self.policies,
@@ -113,6 +120,32 @@ class FolderSync:
         return self.stats
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _list_changes(self, records: Mapping[int, StatusRecord], state: FolderState
+                      ) -> dict[int, MessageInfo] | None:
+        """The remote listing rebuilt from the status and the changes since the last clean
+        sync, or ``None`` when it must be listed in full.
+
+        Sound because every record's flags are what the remote side had when this account last
+        looked (a listing, or flags it stored there itself), after ``remote_since`` was taken:
+        a message the server reports neither changed nor vanished since still has them. The
+        count check catches a status that does not describe the remote side (set aside,
+        deleted by hand, messages left out by ``maxsize``): the full listing then decides.
+        """
+        since = self.settings.remote_since
+        if since is None or self.settings.min_uid is not None or state.exists is None:
+            return None
+        changes = self.folders[REMOTE].list_changes(since)
+        if changes is None:
+            return None
+        listing = merge_changes(records, changes)
+        if len(listing) != state.exists:
+            self.events.debug("quick", f"{self.account}: {self.name}: {len(listing)} messages "
+                              f"after the changes since the last sync, the server counts "
+                              f"{state.exists}: listing in full")
+            return None
+        self.incremental = True
+        return listing
 
     def _guard_mass_deletion(self, plan: Plan) -> None:
         """Refuse the folder when one run would delete most of one side.
@@ -262,6 +295,17 @@ class FolderSync:
 
     def _stopping(self) -> bool:
         return self.settings.stop is not None and self.settings.stop.is_set()
+
+
+def merge_changes(records: Mapping[int, StatusRecord], changes: FolderChanges
+                  ) -> dict[int, MessageInfo]:
+    """The remote listing implied by the status and a :class:`FolderChanges`: every recorded
+    message with its recorded flags, less the vanished ones, updated with the changed ones."""
+    vanished = changes.vanished
+    listing = {uid: MessageInfo(flags=record.flags) for uid, record in records.items()
+               if uid > 0 and uid not in vanished}
+    listing.update((uid, info) for uid, info in changes.changed.items() if uid not in vanished)
+    return listing
 
 
 def _in_window(items: dict[int, T], floor: int | None) -> dict[int, T]:

@@ -52,6 +52,20 @@ def remote_fingerprint(state: FolderState) -> str | None:
             f"highestmodseq={state.highestmodseq}")
 
 
+def parse_fingerprint(text: str) -> FolderState:
+    """The :class:`FolderState` a :func:`remote_fingerprint` was made of (unknown parts
+    ``None``, a damaged text an empty state)."""
+    values: dict[str, int | None] = {}
+    for part in text.split():
+        key, _, value = part.partition("=")
+        if key in _STATE_FIELDS:
+            values[key] = int(value) if value.isdigit() else None
+    return FolderState(**values)
+
+
+_STATE_FIELDS = ("uidvalidity", "uidnext", "exists", "highestmodseq")
+
+
 class SyncStates:
     """Each folder pair's entry, for one account, in one small JSON file
     (``<metadata>/Account-<name>/SyncStates``).
@@ -102,6 +116,17 @@ class QuickGate:
         except ValueError:
             return False
 
+    def since(self, current: FolderState, seconds: float) -> FolderState | None:
+        """The remote state recorded at the start of the last clean sync, from which the
+        remote side may be listed by its changes (CONDSTORE), or ``None``: no such state, a
+        different UIDVALIDITY, or no full listing for ``seconds`` (so that nothing drifts)."""
+        saved = parse_fingerprint(self.saved.get(META_KEY, ""))
+        if (saved.highestmodseq is None or current.highestmodseq is None
+                or saved.uidvalidity != current.uidvalidity
+                or not self.listed_within(seconds)):
+            return None
+        return saved
+
     def unchanged(self, local: Folder) -> bool:
         """Whether neither side changed since the last clean sync.
 
@@ -126,14 +151,16 @@ class QuickGate:
             return None
         return {**self.saved, LOCAL_KEY: self.local_token}
 
-    def recorded(self, local_token: str | None) -> dict[str, str] | None:
+    def recorded(self, local_token: str | None, *, listed_fully: bool = True
+                 ) -> dict[str, str] | None:
         """The entry to keep after a clean sync of the pair (``None``: nothing worth keeping),
         with the local folder's change token taken *before* that sync listed anything (a token
-        taken afterwards could hide a change made while the sync ran)."""
+        taken afterwards could hide a change made while the sync ran). A sync that listed the
+        remote side by its changes keeps the time of the last full listing."""
         if self.fingerprint is None:
             return None
-        return {META_KEY: self.fingerprint, LOCAL_KEY: local_token or "",
-                LISTED_KEY: str(time.time())}
+        listed = str(time.time()) if listed_fully else self.saved.get(LISTED_KEY, "0")
+        return {META_KEY: self.fingerprint, LOCAL_KEY: local_token or "", LISTED_KEY: listed}
 
 
 class QuickSchedule:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,19 @@ class FolderState:
     uidnext: int | None = None
     exists: int | None = None
     highestmodseq: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FolderChanges:
+    """What changed in a folder since a state an earlier sync recorded: the answer of
+    :meth:`Folder.list_changes` (IMAP: CONDSTORE's ``CHANGEDSINCE`` with QRESYNC's ``VANISHED``).
+    """
+
+    #: Messages added, or whose flags changed, since then: ``{uid: MessageInfo}``.
+    changed: dict[int, MessageInfo]
+    #: UIDs expunged since then. It may name more (UIDs expunged earlier, or never known to
+    #: the caller), never fewer.
+    vanished: Container[int]
 
 
 @dataclasses.dataclass
@@ -146,6 +159,20 @@ class Folder(abc.ABC):
     @abc.abstractmethod
     def delete_messages(self, uids: Sequence[int]) -> None:
         """Delete these messages (and only these); durable when this returns."""
+
+    def list_changes(self, since: FolderState) -> FolderChanges | None:
+        """List only what changed since ``since``, the state :meth:`state` returned at the start
+        of the last sync that finished cleanly, or return ``None`` (the default): "cannot tell,
+        list me in full".
+
+        Asked by the engine, after :meth:`state` and instead of :meth:`list_messages`, for the
+        remote side when the account recorded such a state and the folder was listed in full
+        within ``fullsync_every`` hours. The engine rebuilds the full listing from the status
+        cache and these changes, and lists in full after all when the result does not count
+        :attr:`FolderState.exists` messages. A folder must return ``None`` when ``since`` has a
+        different UIDVALIDITY or no HIGHESTMODSEQ.
+        """
+        return None
 
     def change_token(self) -> str | None:
         """A cheap token that differs whenever the folder's messages or flags may have changed.

@@ -262,3 +262,29 @@ def test_delete_without_uidplus_follows_expunge(dovecot_factory, make_repository
     assert len(server_messages) == left
     assert all("\\Deleted" in flags for uid, (flags, _) in server_messages.items()
                if uid in uids[:2])
+
+
+def test_list_changes_reports_new_reflagged_and_vanished(connected, imap_account) -> None:
+    """QRESYNC against Dovecot: only what changed after the recorded HIGHESTMODSEQ comes back."""
+    uids = imap_account.seed("INBOX", [make_message(f"m{n}") for n in range(10)])
+    with connected.repository.open_folder("INBOX") as folder:
+        since = folder.state()
+        assert folder.list_changes(since) is not None
+    imap_account.set_flags("INBOX", uids[2:4], ["\\Flagged"])
+    imap_account.delete("INBOX", uids[5:7])
+    late = make_message("late")
+    (new,) = imap_account.seed("INBOX", [late])
+    with connected.repository.open_folder("INBOX") as folder:
+        state = folder.state()
+        changes = folder.list_changes(since)
+        assert changes is not None
+        assert sorted(changes.changed) == [*uids[2:4], new]
+        assert all(changes.changed[uid].flags == frozenset("F") for uid in uids[2:4])
+        assert changes.changed[new].size == len(late)
+        assert all(uid in changes.vanished for uid in uids[5:7])
+        assert not any(uid in changes.vanished for uid in [*uids[:5], *uids[7:], new])
+        assert folder.list_changes(state).changed == {}
+        other_validity = FolderState(uidvalidity=(since.uidvalidity or 0) + 1,
+                                     highestmodseq=since.highestmodseq)
+        assert folder.list_changes(other_validity) is None
+        assert folder.list_changes(FolderState(uidvalidity=since.uidvalidity)) is None

@@ -50,3 +50,24 @@ def test_round_trip(uids: set[int], limit: int) -> None:
     assert sorted(uid for part in parts for uid in uidset.expand(part)) == sorted(uids)
     if uids:
         assert uidset.expand(uidset.compress(uids)) == sorted(uids)
+
+
+def test_uid_ranges_answer_membership_without_expanding() -> None:
+    vanished = uidset.UIDRanges.parse(["41,43:116", "300:250", "117"])
+    assert 41 in vanished and 42 not in vanished and 43 in vanished and 117 in vanished
+    assert 250 in vanished and 275 in vanished and 249 not in vanished
+    huge = uidset.UIDRanges.parse(["1:4294967295"])
+    assert 4294967295 in huge and 0 not in huge and "7" not in huge
+    assert 5 not in uidset.UIDRanges.parse([])
+
+
+@pytest.mark.parametrize("text", ["", "1:", "a", "1,,2", "-3", "1:*"])
+def test_uid_ranges_refuse_malformed_sets(text: str) -> None:
+    with pytest.raises(ValueError):
+        uidset.UIDRanges.parse([text])
+
+
+@given(st.sets(st.integers(min_value=1, max_value=300)))
+def test_uid_ranges_agree_with_a_plain_set(uids: set[int]) -> None:
+    ranges = uidset.UIDRanges.parse([uidset.compress(uids)] if uids else [])
+    assert {uid for uid in range(0, 302) if uid in ranges} == uids

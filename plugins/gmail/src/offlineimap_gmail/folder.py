@@ -33,7 +33,7 @@ from offlineimap_maildir.folder import MaildirFolder
 from offlineimap_maildir.storage import DirSync, write_new_file
 
 if TYPE_CHECKING:
-    from offlineimap.repository import MessageInfo
+    from offlineimap.repository import FolderChanges, FolderState, MessageInfo
     from offlineimap_gmail.repository import GmailMaildirRepository, GmailRepository
 
 LabelSet = frozenset[str]
@@ -104,6 +104,11 @@ class GmailFolder(IMAPFolder):
         if self.options.synclabels:
             self.labels = self.current_labels(max(min_uid or 1, 1))
         return listing
+
+    def list_changes(self, since: FolderState) -> FolderChanges | None:
+        """Always listed in full: the labels and Gmail ids of every message come with the
+        listing (Gmail offers CONDSTORE but not QRESYNC anyway)."""
+        return None
 
     def current_labels(self, start: int = 1) -> dict[int, LabelSet]:
         """``{uid: labels}`` of the messages from UID ``start`` on, asked of the server now."""

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from offlineimap.errors import ConnectionFailed, FolderError, UIDValidityError
-from offlineimap.repository import Flags, Folder, FolderState, MessageInfo, NewMessage
+from offlineimap.repository import (
+    Flags,
+    Folder,
+    FolderChanges,
+    FolderState,
+    MessageInfo,
+    NewMessage,
+)
 from offlineimap_imap import flags as flagmap
 from offlineimap_imap import protocol, responses, uidset
 
@@ -126,6 +133,43 @@ class IMAPFolder(Folder):
         listing = self._read_listing(data, start)
         self._sizes = {uid: info.size for uid, info in listing.items() if info.size is not None}
         return listing
+
+    def list_changes(self, since: FolderState) -> FolderChanges | None:
+        """One ``UID FETCH 1:* (...) (CHANGEDSINCE m VANISHED)``: the lines of messages new or
+        re-flagged since HIGHESTMODSEQ ``m`` and the UIDs expunged since, instead of a line for
+        every message. Needs QRESYNC; a server refusing the command is listed in full."""
+        from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
+        connection = self.connection
+        if (since.highestmodseq is None or since.uidvalidity != self._uidvalidity
+                or not connection.has("QRESYNC")):
+            return None
+        self._select()
+
+        def read() -> tuple[list[Any], list[str]] | None:
+            with protocol.guard(self.connection, f"{self.where}: UID FETCH CHANGEDSINCE"):
+                try:
+                    return protocol.uid_fetch_changes(self.connection, self.listing_items,
+                                                      since.highestmodseq or 0)
+                except IMAPClientAbortError:
+                    raise
+                except IMAPClientError as exc:
+                    self.repository.ctx.events.debug(
+                        "imap", f"{self.where}: {protocol.first_line(exc)}: listing in full")
+                    return None
+
+        answer = self._reading(read)
+        if answer is None:
+            return None
+        data, vanished_sets = answer
+        try:
+            vanished = uidset.UIDRanges.parse(vanished_sets)
+        except ValueError as exc:
+            raise FolderError(f"{self.where}: malformed VANISHED answer from the server: "
+                              f"{exc}") from None
+        changed = self._read_listing(data, 1)
+        self._sizes = {uid: info.size for uid, info in changed.items() if info.size is not None}
+        return FolderChanges(changed=changed, vanished=vanished)
 
     def _read_listing(self, data: list[Any], start: int) -> dict[int, MessageInfo]:
         """The listing from the untagged FETCH data of :attr:`listing_items`."""

@@ -63,6 +63,30 @@ def uid_fetch(connection: Connection, sequence_set: str, items: str) -> list[Any
     return data
 
 
+def uid_fetch_changes(connection: Connection, items: str, modseq: int
+                      ) -> tuple[list[Any], list[str]]:
+    """``UID FETCH 1:* <items> (CHANGEDSINCE <modseq> VANISHED)`` (RFC 7162, after ENABLE
+    QRESYNC): the FETCH data of messages changed or added since ``modseq``, and the sequence
+    sets of the ``VANISHED`` answers (UIDs expunged since), which imapclient does not parse.
+    """
+    from imapclient.exceptions import IMAPClientError
+
+    imap = connection.client._imap
+    for kind in ("FETCH", "VANISHED"):
+        imap.untagged_responses.pop(kind, None)
+    typ, data = imap.uid("FETCH", "1:*", items, f"(CHANGEDSINCE {modseq} VANISHED)")
+    if typ != "OK":
+        raise IMAPClientError(f"UID FETCH CHANGEDSINCE failed: {_text(data)}")
+    vanished = []
+    for line in imap.untagged_responses.pop("VANISHED", []):
+        text = line.decode("ascii", "replace") if isinstance(line, bytes) else str(line)
+        words = text.split()
+        if words and words[0].upper() == "(EARLIER)":
+            words = words[1:]
+        vanished.extend(words)
+    return data, vanished
+
+
 def to_crlf(body: bytes) -> bytes:
     """IMAP line endings: bare LF becomes CRLF; every other byte stays as it is.
 

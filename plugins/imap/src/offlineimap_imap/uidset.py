@@ -8,6 +8,7 @@ limit every server accepts (RFC 7162 recommends clients stay under 8,192 octets)
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator
 
 #: Longest sequence set we put in one command, well under servers' line limits.
@@ -72,3 +73,39 @@ def expand(sequence_set: str, limit: int | None = None) -> list[int]:
         if limit is not None and total > limit:
             raise ValueError(f"sequence set {sequence_set[:40]!r} names more than {limit} UIDs")
     return [uid for run in runs for uid in run]
+
+
+class UIDRanges:
+    """A set of UIDs kept as sorted ranges, whatever their number: QRESYNC's ``VANISHED``
+    may name every UID ever expunged (``1:250000``), which must cost no more than its text.
+    """
+
+    def __init__(self, runs: Iterable[tuple[int, int]] = ()) -> None:
+        merged: list[tuple[int, int]] = []
+        for low, high in sorted(runs):
+            if merged and low <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+            else:
+                merged.append((low, high))
+        self._lows = [low for low, _high in merged]
+        self._highs = [high for _low, high in merged]
+
+    @classmethod
+    def parse(cls, sequence_sets: Iterable[str]) -> UIDRanges:
+        """The union of sequence sets from a server (``"41,43:116"``); ``ValueError`` when one
+        is malformed. ``a:b`` with ``a > b`` is the same range (RFC 3501)."""
+        runs = []
+        for text in sequence_sets:
+            for part in text.split(","):
+                first, sep, last = part.partition(":")
+                if not (first.isdigit() and (not sep or last.isdigit())):
+                    raise ValueError(f"bad sequence set {text[:40]!r}")
+                low, high = int(first), int(last) if sep else int(first)
+                runs.append((min(low, high), max(low, high)))
+        return cls(runs)
+
+    def __contains__(self, uid: object) -> bool:
+        if not isinstance(uid, int):
+            return False
+        index = bisect.bisect_right(self._lows, uid) - 1
+        return index >= 0 and uid <= self._highs[index]
