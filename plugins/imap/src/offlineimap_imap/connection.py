@@ -216,7 +216,9 @@ def open_connection(settings: ServerSettings, *, password: Callable[[], str], ev
         # ``UID FETCH ... (CHANGEDSINCE <modseq> VANISHED)``, see IMAPFolder.list_changes.
         for extension in ("QRESYNC", "CONDSTORE"):
             if connection.has(extension) and connection.has("ENABLE"):
-                client.enable(extension)
+                # imaplib's command, unlike imapclient's enable(), shows in the debug trace.
+                typ, data = client._imap._simple_command("ENABLE", extension)
+                client._checkok("enable", typ, data)
                 break
     except BaseException as exc:
         _drop(client)
