@@ -339,3 +339,23 @@ def test_listing_by_changes_falls_back_when_the_status_does_not_match(
     fetches = _fetch_commands(sandbox, "-k", "Account_Test:fullsync_every=0")
     assert fetches and not [line for line in fetches if "CHANGEDSINCE" in line]
     assert assert_in_sync(sandbox, imap_account, "INBOX") == 12
+
+
+def test_the_first_resync_after_a_download_does_not_open_the_status(
+        sandbox, imap_account, make_messages) -> None:
+    """The download moved the Maildir's change token; the next sync compares a listing of the
+    Maildir with the digest the download recorded instead of opening the status cache (which
+    here is garbage that opening would report and set aside)."""
+    imap_account.seed("INBOX", make_messages(15))
+    sandbox.write_config(remote_section(imap_account))
+    sandbox.run()
+    (status,) = sandbox.metadata.glob("Account-Test/LocalStatus*/INBOX")
+    status.write_bytes(b"\x00garbage")
+    again = sandbox.run()
+    assert "damaged" not in again.text and status.read_bytes() == b"\x00garbage"
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 15
+    uid = min(imap_account.messages("INBOX"))
+    imap_account.set_flags("INBOX", [uid], ["\\Flagged"])
+    changed = sandbox.run()
+    assert "damaged" in changed.text
+    assert assert_in_sync(sandbox, imap_account, "INBOX") == 15

@@ -6,6 +6,7 @@ from offlineimap.quick import (
     QuickGate,
     QuickSchedule,
     SyncStates,
+    flags_digest,
     parse_fingerprint,
     remote_fingerprint,
 )
@@ -37,7 +38,7 @@ RECORDS = {1: StatusRecord(frozenset("S")), 2: StatusRecord(frozenset())}
 
 def synced(token: str | None = None) -> tuple[dict[str, str], ListingOnly]:
     """The entry recorded after a clean sync, and a local folder listing what the status has."""
-    entry = QuickGate({}, STATE).recorded(token)
+    entry = QuickGate({}, STATE).recorded(token, RECORDS)
     assert entry is not None
     local = ListingOnly({1: MessageInfo(frozenset("S")), 2: MessageInfo(frozenset())})
     return entry, local
@@ -82,9 +83,25 @@ def test_without_a_recorded_or_usable_state_nothing_is_skipped() -> None:
     local = ListingOnly({})
     assert not gate({}).unchanged(local)
     assert remote_fingerprint(FolderState(uidvalidity=7)) is None
-    assert QuickGate({}, FolderState(uidvalidity=7)).recorded(None) is None
+    assert QuickGate({}, FolderState(uidvalidity=7)).recorded(None, RECORDS) is None
     saved, listing = synced()
+    del saved["status"]  # an entry from before digests were recorded
     assert not QuickGate(saved, STATE).unchanged(listing)  # no token, no status: cannot tell
+
+
+def test_the_recorded_digest_decides_without_opening_the_status() -> None:
+    saved, local = synced("maildir:1:2")
+
+    def unreadable() -> dict[int, StatusRecord]:
+        raise AssertionError("the status cache was read")
+
+    moved = QuickGate(saved, STATE, local_token="maildir:3:4", records=unreadable)
+    assert moved.unchanged(local)
+    reflagged = ListingOnly({**local.listing, 2: MessageInfo(frozenset("R"))})
+    assert not QuickGate(saved, STATE, local_token="maildir:3:4",
+                         records=unreadable).unchanged(reflagged)
+    assert flags_digest({1: frozenset("SF")}) == flags_digest({1: frozenset("FS")})
+    assert flags_digest({1: frozenset("S")}) != flags_digest({2: frozenset("S")})
 
 
 def test_a_matching_local_token_skips_the_listing() -> None:
@@ -138,8 +155,8 @@ def test_a_sync_by_changes_keeps_the_time_of_the_last_full_listing() -> None:
     saved, _local = synced()
     saved = {**saved, "listed": "1000"}
     moved = FolderState(uidvalidity=7, uidnext=15, exists=5, highestmodseq=52)
-    by_changes = gate(saved, moved).recorded("t", listed_fully=False)
-    full = gate(saved, moved).recorded("t")
+    by_changes = gate(saved, moved).recorded("t", RECORDS, listed_fully=False)
+    full = gate(saved, moved).recorded("t", RECORDS)
     assert by_changes is not None and full is not None
     assert by_changes["listed"] == "1000" and float(full["listed"]) > 1000
     assert by_changes["remote"] == full["remote"] == remote_fingerprint(moved)

@@ -45,6 +45,7 @@ from offlineimap.repository import Folder, FolderState, MessageInfo, Repository,
 from offlineimap.revalidate import renumber_local
 from offlineimap.stats import FolderStats
 from offlineimap.status import (
+    CachedStatusFolder,
     MemoryStatusFolder,
     StatusBackend,
     StatusFolder,
@@ -272,7 +273,8 @@ class Account:
 
             def status() -> StatusFolder:
                 if not opened:
-                    opened.append(stack.enter_context(self._open_status(pair.status)))
+                    opened.append(stack.enter_context(
+                        CachedStatusFolder(self._open_status(pair.status))))
                 return opened[0]
 
             saved = self._sync_states.get(pair.status)
@@ -318,7 +320,7 @@ class Account:
             )
             stats = sync.run(states)
             self._remember_start_uid(pair, local, status(), start_uid)
-            entry = gate.recorded(token, listed_fully=not sync.incremental)
+            entry = gate.recorded(token, status().records(), listed_fully=not sync.incremental)
             if entry and not (self.options.dry_run or stats.errors or self._stopping()):
                 self._sync_states.put(pair.status, entry)
             return stats

@@ -27,6 +27,7 @@ listing and never misses a change.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -34,14 +35,23 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from offlineimap.files import write_private
-from offlineimap.repository import Folder, FolderState
+from offlineimap.repository import Flags, Folder, FolderState
 from offlineimap.status import StatusRecord
 
 #: Keys of a pair's entry: the remote state and the local change token after the last clean
-#: sync, and when that sync listed the folder.
+#: sync, when the remote side was last listed in full, and a digest of the status that sync
+#: left (:func:`flags_digest`).
 META_KEY = "remote"
 LOCAL_KEY = "local"
 LISTED_KEY = "listed"
+DIGEST_KEY = "status"
+
+
+def flags_digest(flags: Mapping[int, Flags]) -> str:
+    """A digest of ``{uid: flags}``: equal for a local listing and a status exactly when both
+    hold the same messages with the same flags."""
+    lines = "\n".join(f"{uid} {''.join(sorted(flags[uid]))}" for uid in sorted(flags))
+    return hashlib.blake2b(lines.encode(), digest_size=16).hexdigest()
 
 
 def remote_fingerprint(state: FolderState) -> str | None:
@@ -131,18 +141,21 @@ class QuickGate:
         """Whether neither side changed since the last clean sync.
 
         The local side is asked for its change token first (a Maildir: two ``stat`` calls);
-        only without a matching token is it listed and compared with the status."""
+        only without a matching token is it listed and compared with the status as that sync
+        left it: by the recorded digest (no need to open the status cache), else record by
+        record."""
         if self.fingerprint is None or self.saved.get(META_KEY) != self.fingerprint:
             return False
         if self.local_token is not None and self.saved.get(LOCAL_KEY) == self.local_token:
             return True
-        if self._records is None:
+        digest, records = self.saved.get(DIGEST_KEY), self._records
+        if digest is None and records is None:
             return False
-        records = self._records()
-        listing = local.list_messages()
-        if listing.keys() != records.keys():
-            return False
-        return all(info.flags == records[uid].flags for uid, info in listing.items())
+        listing = {uid: info.flags for uid, info in local.list_messages().items()}
+        if digest is not None:
+            return flags_digest(listing) == digest
+        return records is not None and listing == {
+            uid: record.flags for uid, record in records().items()}
 
     def with_current_token(self) -> dict[str, str] | None:
         """After :meth:`unchanged` said yes by listing, the entry with today's local token (so
@@ -151,16 +164,19 @@ class QuickGate:
             return None
         return {**self.saved, LOCAL_KEY: self.local_token}
 
-    def recorded(self, local_token: str | None, *, listed_fully: bool = True
-                 ) -> dict[str, str] | None:
+    def recorded(self, local_token: str | None, status: Mapping[int, StatusRecord], *,
+                 listed_fully: bool = True) -> dict[str, str] | None:
         """The entry to keep after a clean sync of the pair (``None``: nothing worth keeping),
         with the local folder's change token taken *before* that sync listed anything (a token
-        taken afterwards could hide a change made while the sync ran). A sync that listed the
-        remote side by its changes keeps the time of the last full listing."""
+        taken afterwards could hide a change made while the sync ran) and the digest of the
+        ``status`` it left, which the next sync compares a local listing with instead. A sync
+        that listed the remote side by its changes keeps the time of the last full listing."""
         if self.fingerprint is None:
             return None
         listed = str(time.time()) if listed_fully else self.saved.get(LISTED_KEY, "0")
-        return {META_KEY: self.fingerprint, LOCAL_KEY: local_token or "", LISTED_KEY: listed}
+        digest = flags_digest({uid: record.flags for uid, record in status.items()})
+        return {META_KEY: self.fingerprint, LOCAL_KEY: local_token or "", LISTED_KEY: listed,
+                DIGEST_KEY: digest}
 
 
 class QuickSchedule:

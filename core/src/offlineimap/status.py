@@ -127,3 +127,43 @@ class MemoryStatusFolder(StatusFolder):
 
     def set_meta(self, values: Mapping[str, str]) -> None:
         self._meta.update(values)
+
+
+class CachedStatusFolder(StatusFolder):
+    """A status folder read at most once per sync: the records are kept in memory and every
+    write goes through to the backend and to that copy.
+
+    The quick gate, the engine and the account each need the records; with this they share
+    one read, and the account can fingerprint the status as a sync left it without reading it
+    back.
+    """
+
+    def __init__(self, inner: StatusFolder) -> None:
+        self.inner = inner
+        self._records: dict[int, StatusRecord] | None = None
+
+    def records(self) -> dict[int, StatusRecord]:
+        if self._records is None:
+            self._records = self.inner.records()
+        return dict(self._records)
+
+    def put(self, records: Mapping[int, StatusRecord]) -> None:
+        self.inner.put(records)
+        if self._records is not None:
+            self._records.update(records)
+
+    def remove(self, uids: Iterable[int]) -> None:
+        uids = list(uids)
+        self.inner.remove(uids)
+        if self._records is not None:
+            for uid in uids:
+                self._records.pop(uid, None)
+
+    def meta(self) -> dict[str, str]:
+        return self.inner.meta()
+
+    def set_meta(self, values: Mapping[str, str]) -> None:
+        self.inner.set_meta(values)
+
+    def close(self) -> None:
+        self.inner.close()
