@@ -109,10 +109,10 @@ def _client_class() -> type[IMAPClient]:
     class GreetingCapabilities:
         """imaplib mixin: take the capabilities from the greeting's ``[CAPABILITY ...]`` code.
 
-        imaplib pops the code here from ``untagged_responses`` (so imapclient never mistakes
-        it for a post-login list) and sends CAPABILITY only when the greeting had none. After
+        The code is popped from ``untagged_responses`` (so imapclient never mistakes it for
+        a post-login list) and CAPABILITY is sent only when the greeting had none. After
         STARTTLS imaplib calls this again: what was said before TLS cannot be trusted (RFC
-        8314), so any leftover code is dropped and the server is asked.
+        3501 6.2.1), so any leftover code is dropped and the server is asked.
         """
 
         _greeted = False
