@@ -97,7 +97,7 @@ class Account:
         self.status_backend = self._status_backend()
         #: remote folder states from one LIST-STATUS, when the server offers it
         self._remote_states: dict[str, FolderState] = {}
-        self._sync_states = SyncStates(self.account_dir / "SyncStates", fsync=self.fsync)
+        self._sync_states = SyncStates(self.account_dir / "SyncStates")
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -187,6 +187,8 @@ class Account:
             for repo in (self.remote, self.local):
                 with contextlib.suppress(Exception):
                     repo.close()
+            if not self.options.dry_run:
+                self._sync_states.flush()
 
     def folder_map(self, only: list[str] | None = None) -> FolderMap:
         remote_section = self.remote.ctx.section

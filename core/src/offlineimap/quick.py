@@ -81,13 +81,17 @@ class SyncStates:
     (``<metadata>/Account-<name>/SyncStates``).
 
     Kept apart from the status caches on purpose: deciding that nothing changed must not cost
-    opening every folder's status database. A lost or stale file only costs a listing.
+    opening every folder's status database. Written once per account sync (:meth:`flush`),
+    atomically but without fsync: a lost or stale file only costs listings. A stale entry
+    cannot skip a change, because the remote state it holds (HIGHESTMODSEQ, UIDNEXT) never
+    comes back once the folder changed, and listing by changes from an older HIGHESTMODSEQ
+    only reports more.
     """
 
-    def __init__(self, path: Path, *, fsync: bool) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.fsync = fsync
         self._lock = threading.Lock()
+        self._dirty = False
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -102,8 +106,15 @@ class SyncStates:
     def put(self, name: str, values: Mapping[str, str]) -> None:
         with self._lock:
             self._entries[name] = dict(values)
-            write_private(self.path, json.dumps(self._entries, sort_keys=True),
-                          fsync=self.fsync)
+            self._dirty = True
+
+    def flush(self) -> None:
+        """Write the entries changed since the last flush (called at the end of a sync)."""
+        with self._lock:
+            if self._dirty:
+                write_private(self.path, json.dumps(self._entries, sort_keys=True),
+                              fsync=False)
+                self._dirty = False
 
 
 class QuickGate:
