@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from offlineimap.errors import FolderError, MessageError
 from offlineimap.repository import FLAG_LETTERS, Flags, Folder, FolderState, MessageInfo, NewMessage
 from offlineimap_maildir import names
-from offlineimap_maildir.storage import DirSync, clean_tmp, write_new_file
+from offlineimap_maildir.storage import DirSync, clean_tmp, fsync_files, write_new_file
 
 if TYPE_CHECKING:
     from offlineimap_maildir.repository import MaildirRepository
@@ -32,6 +32,11 @@ SETTLE = 0.2
 Location = tuple[str, str]
 #: Errors that concern the whole disk, not one message: stop storing instead of warning per file.
 _DISK_ERRORS = {getattr(errno, name, -1) for name in ("ENOSPC", "EDQUOT", "EROFS", "EIO")}
+#: A chunk of :meth:`MaildirFolder.save_messages`: this many messages (or bytes) are written to
+#: tmp/, then fsynced together and renamed. Larger chunks share more journal commits; smaller
+#: ones put mail in place sooner and lose less work to an interruption (measured: see storage).
+CHUNK_MESSAGES = 128
+CHUNK_BYTES = 16 * 1024 * 1024
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
@@ -251,64 +256,118 @@ class MaildirFolder(Folder):
             raise FolderError(f"{self!r}: the repository is readonly: not {what}")
 
     def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
-        """Write each message to tmp/, rename it into cur/ (seen) or new/ (unseen), fsync the
-        directories once, then return ``[(uid, uid)]``. A UID already present in the folder
-        is not written twice: that is how a crash after the rename but before the status
-        write costs nothing on the next run (its flags are set as given, as OfflineIMAP does)."""
+        """Store messages in chunks, each made durable as a whole, and return ``[(uid, uid)]``.
+
+        Each body is written to tmp/ as it arrives (none is held: the engine's bodies come one
+        by one from the network). Every :data:`CHUNK_MESSAGES` messages or :data:`CHUNK_BYTES`
+        bytes, and at the end, :meth:`_publish` fsyncs the chunk's files together, renames
+        each into cur/ (seen) or new/ (unseen); the directories are fsynced once before this
+        returns. A kill -9 before a rename leaves a file in tmp/, never reported, which the
+        next listing removes (:func:`clean_tmp`).
+
+        A UID already present in the folder is not written twice: that is how a crash after
+        the rename but before the status write costs nothing on the next run (its flags are
+        set as given, as OfflineIMAP does)."""
         self._check_writable("storing messages")
         sync = DirSync(self.options.fsync)
         stored: list[tuple[int, int]] = []
-        for message in messages:
-            uid = message.uid
-            if uid <= 0:
-                raise ValueError(f"{self!r}: cannot store message {uid}: a Maildir keeps the "
-                                 f"UID it is given and cannot assign one")
-            flags = _letters(message.flags, uid)
-            if uid in self._ensure_index():
-                setter = self._flag_setter(lambda _old, wanted=flags: wanted, sync)
-                if any(True for _ in self._each_file([uid], setter)):
-                    self.debug(f"message {uid} is already here; not stored twice")
-                    stored.append((uid, uid))
+        chunk: dict[int, Location] = {}  # uid -> its file in tmp/, still to be renamed
+        size = 0
+        try:
+            for message in messages:
+                uid = message.uid
+                if uid <= 0:
+                    raise ValueError(f"{self!r}: cannot store message {uid}: a Maildir keeps "
+                                     f"the UID it is given and cannot assign one")
+                flags = _letters(message.flags, uid)
+                if uid in chunk:  # given twice: the second finds the first in place
+                    disk_full = self._publish(chunk, sync, stored)
+                    chunk, size = {}, 0
+                    if disk_full:
+                        break
+                if uid in self._ensure_index():
+                    setter = self._flag_setter(lambda _old, wanted=flags: wanted, sync)
+                    if any(True for _ in self._each_file([uid], setter)):
+                        self.debug(f"message {uid} is already here; not stored twice")
+                        stored.append((uid, uid))
+                        continue
+                try:
+                    chunk[uid] = self._write_tmp(uid, message.body, flags)
+                except OSError as exc:
+                    if self._not_stored(uid, exc):
+                        break
                     continue
-            try:
-                self._ensure_index()[uid] = self._store(uid, message.body, flags, sync)
-            except OSError as exc:
-                self._events.warning(f"{self!r}: message {uid} not stored: {exc.strerror}",
-                                     self.repository.ctx.account)
-                if exc.errno in _DISK_ERRORS:
-                    break
-                continue
-            stored.append((uid, uid))
+                size += len(message.body)
+                if len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
+                    disk_full = self._publish(chunk, sync, stored)
+                    chunk, size = {}, 0
+                    if disk_full:
+                        break
+            self._publish(chunk, sync, stored)
+        except BaseException:
+            # Never reported, so never needed: leave no file of a live process in tmp/.
+            for _sub, name in chunk.values():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{self._path_text}/tmp/{name}")
+            raise
         sync.flush()
         self.debug(f"stored {len(stored)} messages")
         return stored
 
-    def _store(self, uid: int, body: bytes, flags: frozenset[str], sync: DirSync) -> Location:
-        body = body.replace(b"\r\n", b"\n")
+    def _not_stored(self, uid: int, exc: OSError) -> bool:
+        """Warn that ``uid`` was not stored; whether the error concerns the whole disk."""
+        self._events.warning(f"{self!r}: message {uid} not stored: {exc.strerror}",
+                             self.repository.ctx.account)
+        return exc.errno in _DISK_ERRORS
+
+    def _write_tmp(self, uid: int, body: bytes, flags: frozenset[str]) -> Location:
+        """Write ``body`` (CRLF -> LF, slice by slice) to a new file in tmp/, not yet fsynced;
+        return where it is to go: ``(cur or new, name)``."""
         date = None
         if self.options.filename_use_mail_timestamp:
             date = names.header_date(body, b"Date") or names.header_date(body, b"Delivery-date")
         mtime = names.header_date(body, b"Date") if self.options.utime_from_header else None
         letters = "".join(sorted(flags))
         # Plain strings, not Path objects: this runs once per message of an initial sync.
-        base = self._path_text
+        tmp = f"{self._path_text}/tmp/"
         while True:
             name = self.scheme.new_name(uid, letters, date)
-            tmp = f"{base}/tmp/{name}"
             try:
-                write_new_file(tmp, body, fsync=self.options.fsync, mtime=mtime)
+                write_new_file(tmp + name, body, fsync=False, mtime=mtime, crlf_to_lf=True)
                 break
             except FileExistsError:
                 continue  # a leftover of an earlier run with our pid: take the next number
-        sub = "cur" if "S" in flags else "new"
-        try:
-            os.rename(tmp, f"{base}/{sub}/{name}")
-        except OSError:
+        return ("cur" if "S" in flags else "new"), name
+
+    def _publish(self, chunk: Mapping[int, Location], sync: DirSync,
+                 stored: list[tuple[int, int]]) -> bool:
+        """Make the chunk's files in tmp/ durable together, then rename each into place and
+        add it to ``stored``; a file that failed either step is removed with a warning.
+        Returns whether an error concerned the whole disk (then storing stops).
+
+        No file is renamed before its own fsync succeeded: a rename published before its data
+        is on disk could leave an empty message in cur/ after a power cut.
+        """
+        base = self._path_text
+        temps = [f"{base}/tmp/{name}" for _sub, name in chunk.values()]
+        errors = fsync_files(temps) if self.options.fsync else [None] * len(temps)
+        index = self._ensure_index()
+        disk_full = False
+        for (uid, (sub, name)), tmp, error in zip(chunk.items(), temps, errors, strict=True):
+            if error is None:
+                try:
+                    os.rename(tmp, f"{base}/{sub}/{name}")
+                except OSError as exc:
+                    error = exc
+                else:
+                    index[uid] = (sub, name)
+                    sync.add(self._sub_paths[sub])
+                    stored.append((uid, uid))
+                    continue
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            raise
-        sync.add(self._sub_paths[sub])
-        return sub, name
+            disk_full |= self._not_stored(uid, error)
+        return disk_full
 
     def _flag_setter(self, new_flags: Callable[[frozenset[str]], frozenset[str]],
                      sync: DirSync) -> Callable[[int, str, str], None]:

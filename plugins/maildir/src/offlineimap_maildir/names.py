@@ -16,6 +16,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 _UID = re.compile(r",U=(\d+)")
 _LEADING_DIGITS = re.compile(r"\d+")
@@ -151,19 +152,23 @@ class NameScheme:
 
 
 def header_date(body: bytes, header: bytes) -> int | None:
-    """Seconds since the epoch from the first ``header`` line (``b"Date"``) of an LF message.
+    """Seconds since the epoch from the first ``header`` line (``b"Date"``) of a message.
 
-    Reads only the header block, as bytes: the message is never parsed as a whole. ``None``
-    when the header is missing, unparsable or before 1970.
+    The message may have CRLF or LF line endings: the answer is the one its LF form gives, so
+    a body can be dated before it is converted (which happens slice by slice as it is
+    written). Reads only the header block, line by line, as bytes: the message is never parsed,
+    nor copied, as a whole. ``None`` when the header is missing, unparsable or before 1970.
     """
-    end = body.find(b"\n\n")
-    lines = (body if end < 0 else body[:end]).split(b"\n")
     want = header.lower() + b":"
-    for i, line in enumerate(lines):
+    lines = _header_lines(body)
+    for line in lines:
         if line[:len(want)].lower() != want:
             continue
         parts = [line[len(want):]]
-        parts.extend(_continuations(lines, i + 1))
+        for continuation in lines:
+            if continuation[:1] not in (b" ", b"\t"):
+                break
+            parts.append(continuation)
         text = b" ".join(part.strip() for part in parts).decode("ascii", "replace")
         import email.utils  # only for filename_use_mail_timestamp / utime_from_header
 
@@ -178,10 +183,18 @@ def header_date(body: bytes, header: bytes) -> int | None:
     return None
 
 
-def _continuations(lines: list[bytes], start: int) -> list[bytes]:
-    out = []
-    for line in lines[start:]:
-        if line[:1] not in (b" ", b"\t"):
-            break
-        out.append(line)
-    return out
+def _header_lines(body: bytes) -> Iterator[bytes]:
+    """The lines of the header block as the LF form of ``body`` splits them: up to the first
+    empty line that follows a line (the blank line ending the header), without line ends."""
+    start, size = 0, len(body)
+    while start < size:
+        end = body.find(b"\n", start)
+        if end < 0:
+            yield body[start:]
+            return
+        # CRLF -> LF removes exactly one CR before each LF.
+        line = body[start:end - 1] if end > start and body[end - 1] == 0x0D else body[start:end]
+        if not line and start > 0:
+            return
+        yield line
+        start = end + 1

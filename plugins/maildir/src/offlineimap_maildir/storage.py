@@ -4,17 +4,29 @@ Every change a folder makes is a file written in ``tmp/`` and renamed, or a rena
 unlink: each atomic on its own. Durability then needs the file's data fsynced before its rename
 and the changed directories fsynced before the engine is told; :class:`DirSync` gathers the
 directories of one call so each is fsynced once, not once per message.
+
+Storing many files, the fsyncs are the cost: one fsync is one journal commit and one disk cache
+flush, and done one after another each waits for the last. :func:`fsync_files` issues a batch's
+fsyncs from several threads at once, so the file system commits them together (ext4's jbd2 and
+XFS both batch concurrent fsyncs into one commit).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 #: maildir(5): a file in tmp/ untouched for 36 hours is a leftover.
 TMP_MAX_AGE = 36 * 3600
+#: Bytes converted and written at a time: a message being stored costs this much extra memory
+#: (twice: the slice and its converted copy), not a second copy of the whole message.
+SLICE = 1 << 20
+#: fsyncs in flight at once in :func:`fsync_files`; measured on ext4 (see the plugin README).
+FSYNC_THREADS = 16
 
 
 def fsync_dir(path: Path) -> None:
@@ -44,16 +56,39 @@ class DirSync:
         self._dirs.clear()
 
 
-def write_new_file(path: str | Path, data: bytes, *, fsync: bool, mtime: int | None = None
-                   ) -> None:
+def write_lf(handle: BinaryIO, data: bytes, slice_size: int = SLICE) -> None:
+    """Write ``data`` with every CRLF turned into LF (and nothing else changed), converting
+    ``slice_size`` bytes at a time so a large message is never copied whole.
+
+    A slice that ends in ``\r`` leaves it to the next slice, where a ``\n`` may follow it.
+    """
+    if slice_size < 2:
+        raise ValueError("slice_size must leave room for a carried \\r")
+    start, size = 0, len(data)
+    while start < size:
+        end = min(start + slice_size, size)
+        if end < size and data[end - 1] == 0x0D:
+            end -= 1
+        # The whole of a small body is data itself (bytes slicing does not copy then).
+        handle.write(data[start:end].replace(b"\r\n", b"\n"))
+        start = end
+
+
+def write_new_file(path: str | Path, data: bytes, *, fsync: bool, mtime: int | None = None,
+                   crlf_to_lf: bool = False) -> None:
     """Create ``path`` (never overwriting: ``FileExistsError``) holding ``data``.
 
     With ``fsync`` the data is on disk when this returns, so a rename that follows cannot
-    publish an empty or partial file after a crash. A failed write leaves no file behind.
+    publish an empty or partial file after a crash; without it, :func:`fsync_files` must make
+    it durable before any rename. ``crlf_to_lf`` writes the data as :func:`write_lf` does.
+    A failed write leaves no file behind.
     """
     with open(path, "xb") as handle:
         try:
-            handle.write(data)
+            if crlf_to_lf:
+                write_lf(handle, data)
+            else:
+                handle.write(data)
             handle.flush()
             if mtime is not None:
                 os.utime(handle.fileno() if os.utime in os.supports_fd else path, (mtime, mtime))
@@ -63,6 +98,39 @@ def write_new_file(path: str | Path, data: bytes, *, fsync: bool, mtime: int | N
             handle.close()
             Path(path).unlink(missing_ok=True)
             raise
+
+
+def _fsync_path(path: str) -> OSError | None:
+    """fsync the file at ``path``; the error instead of raising it, to be told per file.
+
+    A descriptor opened now still reports a write-back error no one has seen yet (Linux 4.13
+    and later keep it on the file, not the descriptor). Opened for writing because Windows
+    cannot flush a read-only descriptor.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError as exc:
+        return exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return exc
+    finally:
+        os.close(fd)
+    return None
+
+
+def fsync_files(paths: Sequence[str]) -> list[OSError | None]:
+    """Make the data of each written file durable; return each one's error or ``None``.
+
+    The fsyncs run from :data:`FSYNC_THREADS` threads at once (they release the GIL), so the
+    file system commits many of them in one journal transaction and one cache flush.
+    """
+    if len(paths) <= 1:
+        return [_fsync_path(path) for path in paths]
+    with ThreadPoolExecutor(min(FSYNC_THREADS, len(paths)),
+                            thread_name_prefix="fsync") as pool:
+        return list(pool.map(_fsync_path, paths))
 
 
 def _process_alive(pid: int) -> bool:
