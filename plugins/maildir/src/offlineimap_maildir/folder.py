@@ -3,7 +3,8 @@
 A message is one file in ``cur/`` or ``new/``; its name carries its UID and flags (see
 :mod:`offlineimap_maildir.names`). Every change is an atomic rename, unlink or a file created in
 ``tmp/`` and renamed, and nothing is reported done before it is durable: with ``[general] fsync``
-on, each file is fsynced before its rename and each changed directory once per call.
+on, each file is fsynced before its rename and each changed directory once per call. New messages
+are stored in chunks whose fsyncs run together in the background (see :meth:`save_messages`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from offlineimap.errors import FolderError, MessageError
 from offlineimap.repository import FLAG_LETTERS, Flags, Folder, FolderState, MessageInfo, NewMessage
 from offlineimap_maildir import names
-from offlineimap_maildir.storage import DirSync, clean_tmp, fsync_files, write_new_file
+from offlineimap_maildir.storage import DirSync, FsyncPool, clean_tmp, write_new_file
 
 if TYPE_CHECKING:
     from offlineimap_maildir.repository import MaildirRepository
@@ -33,8 +34,9 @@ Location = tuple[str, str]
 #: Errors that concern the whole disk, not one message: stop storing instead of warning per file.
 _DISK_ERRORS = {getattr(errno, name, -1) for name in ("ENOSPC", "EDQUOT", "EROFS", "EIO")}
 #: A chunk of :meth:`MaildirFolder.save_messages`: this many messages (or bytes) are written to
-#: tmp/, then fsynced together and renamed. Larger chunks share more journal commits; smaller
-#: ones put mail in place sooner and lose less work to an interruption (measured: see storage).
+#: tmp/ (their fsyncs running meanwhile), then renamed once all are durable. Each chunk drains
+#: the fsync pipeline once; smaller ones put mail in place sooner and lose less work to an
+#: interruption.
 CHUNK_MESSAGES = 128
 CHUNK_BYTES = 16 * 1024 * 1024
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -256,14 +258,16 @@ class MaildirFolder(Folder):
             raise FolderError(f"{self!r}: the repository is readonly: not {what}")
 
     def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
-        """Store messages in chunks, each made durable as a whole, and return ``[(uid, uid)]``.
+        """Store messages in chunks, each made durable before it is put in place, and return
+        ``[(uid, uid)]``.
 
         Each body is written to tmp/ as it arrives (none is held: the engine's bodies come one
-        by one from the network). Every :data:`CHUNK_MESSAGES` messages or :data:`CHUNK_BYTES`
-        bytes, and at the end, :meth:`_publish` fsyncs the chunk's files together, renames
-        each into cur/ (seen) or new/ (unseen); the directories are fsynced once before this
-        returns. A kill -9 before a rename leaves a file in tmp/, never reported, which the
-        next listing removes (:func:`clean_tmp`).
+        by one from the network), and its fsync starts in the background (:class:`FsyncPool`).
+        Every :data:`CHUNK_MESSAGES` messages or :data:`CHUNK_BYTES` bytes, and at the end,
+        :meth:`_publish` waits until the chunk's files are durable and renames each into cur/
+        (seen) or new/ (unseen); the directories are fsynced once before this returns. A kill
+        -9 before a rename leaves a file in tmp/, never reported, which the next listing
+        removes (:func:`clean_tmp`).
 
         A UID already present in the folder is not written twice: that is how a crash after
         the rename but before the status write costs nothing on the next run (its flags are
@@ -273,43 +277,42 @@ class MaildirFolder(Folder):
         stored: list[tuple[int, int]] = []
         chunk: dict[int, Location] = {}  # uid -> its file in tmp/, still to be renamed
         size = 0
-        try:
-            for message in messages:
-                uid = message.uid
-                if uid <= 0:
-                    raise ValueError(f"{self!r}: cannot store message {uid}: a Maildir keeps "
-                                     f"the UID it is given and cannot assign one")
-                flags = _letters(message.flags, uid)
-                if uid in chunk:  # given twice: the second finds the first in place
-                    disk_full = self._publish(chunk, sync, stored)
-                    chunk, size = {}, 0
-                    if disk_full:
-                        break
-                if uid in self._ensure_index():
-                    setter = self._flag_setter(lambda _old, wanted=flags: wanted, sync)
-                    if any(True for _ in self._each_file([uid], setter)):
-                        self.debug(f"message {uid} is already here; not stored twice")
-                        stored.append((uid, uid))
+        with FsyncPool(self.options.fsync) as fsyncs:
+            try:
+                for message in messages:
+                    uid = message.uid
+                    if uid <= 0:
+                        raise ValueError(f"{self!r}: cannot store message {uid}: a Maildir "
+                                         f"keeps the UID it is given and cannot assign one")
+                    flags = _letters(message.flags, uid)
+                    # A full chunk is put in place; so is one holding this UID already, so
+                    # that a UID given twice finds its first copy in place.
+                    if uid in chunk or len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
+                        disk_full = self._publish(chunk, fsyncs, sync, stored)
+                        chunk, size = {}, 0
+                        if disk_full:
+                            break
+                    if uid in self._ensure_index():
+                        setter = self._flag_setter(lambda _old, wanted=flags: wanted, sync)
+                        if any(True for _ in self._each_file([uid], setter)):
+                            self.debug(f"message {uid} is already here; not stored twice")
+                            stored.append((uid, uid))
+                            continue
+                    try:
+                        location = chunk[uid] = self._write_tmp(uid, message.body, flags)
+                    except OSError as exc:
+                        if self._not_stored(uid, exc):
+                            break
                         continue
-                try:
-                    chunk[uid] = self._write_tmp(uid, message.body, flags)
-                except OSError as exc:
-                    if self._not_stored(uid, exc):
-                        break
-                    continue
-                size += len(message.body)
-                if len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
-                    disk_full = self._publish(chunk, sync, stored)
-                    chunk, size = {}, 0
-                    if disk_full:
-                        break
-            self._publish(chunk, sync, stored)
-        except BaseException:
-            # Never reported, so never needed: leave no file of a live process in tmp/.
-            for _sub, name in chunk.values():
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{self._path_text}/tmp/{name}")
-            raise
+                    fsyncs.add(f"{self._path_text}/tmp/{location[1]}")
+                    size += len(message.body)
+                self._publish(chunk, fsyncs, sync, stored)
+            except BaseException:
+                # Never reported, so never needed: leave no file of a live process in tmp/.
+                for _sub, name in chunk.values():
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{self._path_text}/tmp/{name}")
+                raise
         sync.flush()
         self.debug(f"stored {len(stored)} messages")
         return stored
@@ -339,9 +342,9 @@ class MaildirFolder(Folder):
                 continue  # a leftover of an earlier run with our pid: take the next number
         return ("cur" if "S" in flags else "new"), name
 
-    def _publish(self, chunk: Mapping[int, Location], sync: DirSync,
+    def _publish(self, chunk: Mapping[int, Location], fsyncs: FsyncPool, sync: DirSync,
                  stored: list[tuple[int, int]]) -> bool:
-        """Make the chunk's files in tmp/ durable together, then rename each into place and
+        """Wait until the chunk's files in tmp/ are durable, then rename each into place and
         add it to ``stored``; a file that failed either step is removed with a warning.
         Returns whether an error concerned the whole disk (then storing stops).
 
@@ -350,7 +353,7 @@ class MaildirFolder(Folder):
         """
         base = self._path_text
         temps = [f"{base}/tmp/{name}" for _sub, name in chunk.values()]
-        errors = fsync_files(temps) if self.options.fsync else [None] * len(temps)
+        errors = fsyncs.wait(temps)
         index = self._ensure_index()
         disk_full = False
         for (uid, (sub, name)), tmp, error in zip(chunk.items(), temps, errors, strict=True):
