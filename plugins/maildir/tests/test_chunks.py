@@ -143,6 +143,22 @@ def test_an_interrupted_source_leaves_no_tmp_file_and_nothing_twice(make_repo, i
     assert dict(again.fetch([25])) == {25: b"Subject: 25\n\n" + b"x" * 100 + b"\n"}
 
 
+def test_a_file_lost_from_tmp_before_its_fsync_is_not_reported(make_repo, inbox) -> None:
+    repo = make_repo(general="fsync = yes")
+    folder = repo.open_folder("INBOX")
+    folder.list_messages()
+
+    def network() -> object:
+        yield NewMessage(1, crlf(1), frozenset("S"))
+        for path in (inbox / "tmp").iterdir():  # someone cleans tmp/ behind our back
+            path.unlink()
+        yield NewMessage(2, crlf(2), frozenset("S"))
+
+    assert folder.save_messages(network()) == [(2, 2)]
+    assert any("message 1 not stored" in line for line in repo.ctx.events.warnings)
+    assert sorted(make_repo().open_folder("INBOX").list_messages()) == [2]
+
+
 def test_a_large_message_costs_slices_not_a_copy(make_repo, inbox) -> None:
     # CRLF lines that straddle slice boundaries all through a 24 MB body
     body = b"Subject: big\r\n\r\n" + b"0123456789abcde\r\n" * (24 * 1024 * 1024 // 17)

@@ -64,7 +64,7 @@ def write_lf(handle: BinaryIO, data: bytes, slice_size: int = SLICE) -> None:
     """Write ``data`` with every CRLF turned into LF (and nothing else changed), converting
     ``slice_size`` bytes at a time so a large message is never copied whole.
 
-    A slice that ends in ``\r`` leaves it to the next slice, where a ``\n`` may follow it.
+    A slice that ends in CR leaves it to the next slice, where an LF may follow it.
     """
     if slice_size < 2:
         raise ValueError("slice_size must leave room for a carried \\r")
@@ -144,9 +144,11 @@ class FsyncPool:
             self._pending[path] = self._pool.submit(_fsync_path, path)
 
     def wait(self, paths: Sequence[str]) -> list[OSError | None]:
-        """Each file's fsync error, or ``None`` once it is durable (or fsync is off)."""
-        return [future.result() if (future := self._pending.pop(path, None)) else None
-                for path in paths]
+        """Each file's fsync error, or ``None`` once it is durable (or fsync is off). Every
+        path must have been added: a file never fsynced is never called durable."""
+        if self._pool is None:
+            return [None] * len(paths)
+        return [self._pending.pop(path).result() for path in paths]
 
     def __enter__(self) -> FsyncPool:
         return self
