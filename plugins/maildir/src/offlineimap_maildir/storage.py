@@ -25,11 +25,13 @@ TMP_MAX_AGE = 36 * 3600
 #: Bytes converted and written at a time: a message being stored costs this much extra memory
 #: (twice: the slice and its converted copy), not a second copy of the whole message.
 SLICE = 1 << 20
-#: fsyncs in flight at once in an :class:`FsyncPool`. Storing 2,000 messages of a few KB on
-#: ext4 (2 shared cores): one fsync per message before its rename 2.3-4.2 s; all of a batch
-#: written, then fsynced one by one, no faster (ext4 allocates each file's blocks at its
-#: fsync, so each still commits alone); 4 to 32 threads 0.8-3 s, no thread count measurably
-#: better than another; fsync off 1.0-1.7 s.
+#: fsyncs in flight at once in an :class:`FsyncPool`. Measured on ext4 (2 shared cores, heavy
+#: CPU steal), 2,000 files of a few KB, medians: fsync before each rename 7.3-8.4 s; all
+#: written, then fsynced one by one 7.5 s (no gain: ext4 allocates a file's blocks at its
+#: fsync, so each still commits alone); all written, then fsynced by 8-32 threads 2.9-5.5 s;
+#: one syncfs() 3.0 s (but it waits for every dirty file of the file system, other programs'
+#: too, and cannot say which file failed); fsynced by 16 threads as each is written 1.9 s;
+#: no fsync at all 2.1 s. Thread counts from 4 to 32 were not told apart by the noise.
 FSYNC_THREADS = 16
 
 
