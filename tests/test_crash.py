@@ -45,6 +45,13 @@ def count_files(sandbox, folders, *, numbered: bool | None = None) -> int:
     return total
 
 
+def count_written(sandbox, folders) -> int:
+    """Message files written so far, in tmp/ (not yet durable or renamed) as well: progress
+    that moves with every message, not only when a chunk of them is renamed into place."""
+    return count_files(sandbox, folders) + sum(
+        1 for folder in folders for _ in (sandbox.folder_dir(folder) / "tmp").glob("*"))
+
+
 def config(sandbox, account, backend: str) -> None:
     server = account.server
     sandbox.write_config(
@@ -71,7 +78,7 @@ def test_kill_during_pull_and_push(sandbox, imap_account, make_messages, backend
     killed = 0
     for _ in range(KILLS):
         target = count_files(sandbox, folders) + rng.randint(1, 40)
-        killed += kill_when(sandbox, lambda t=target: count_files(sandbox, folders) >= t)
+        killed += kill_when(sandbox, lambda t=target: count_written(sandbox, folders) >= t)
     sandbox.run()
     converged(sandbox, imap_account, folders)
     assert killed >= KILLS // 2, "the sync finished before most kills"
@@ -105,7 +112,7 @@ def test_kill_during_imap_to_imap(sandbox, imap_account, dovecot_server, make_me
     make the next run store the message a second time."""
     rng = random.Random(3)
     target = dovecot_server.new_account("mirror")
-    imap_account.seed("INBOX", make_messages(400, flags=[(), ("\\Seen",)]))
+    imap_account.seed("INBOX", make_messages(600, flags=[(), ("\\Seen",)]))
     server = target.server
     config(sandbox, imap_account, "sqlite")
     text = sandbox.config.read_text().replace(
@@ -115,17 +122,21 @@ def test_kill_during_imap_to_imap(sandbox, imap_account, dovecot_server, make_me
         f"remoteuser = {target.user}\n"
         f"remotepass = {target.password}\n")
     sandbox.config.write_text(text)
+    inbox = target.mail_dir  # Maildir++: INBOX is the root
+
+    def mirrored() -> int:
+        """Messages the mirror server has stored (straight from its Maildir: cheap to poll)."""
+        return sum(1 for sub in ("cur", "new") for _ in (inbox / sub).glob("*"))
+
     killed = 0
     for _ in range(KILLS):
-        proc = sandbox.spawn()
-        time.sleep(rng.uniform(0.4, 1.6))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        proc.wait(timeout=30)
+        # MULTIAPPEND stores 100 at a time: each kill lands just after a batch was stored,
+        # somewhere between the APPEND's answer and the UID mapping write.
+        goal = mirrored() + rng.randint(1, 60)
+        killed += kill_when(sandbox, lambda goal=goal: mirrored() >= goal)
     sandbox.run()
     mirror = collections.Counter(digest(b) for _, b in target.messages("INBOX").values())
     origin = collections.Counter(digest(b) for _, b in imap_account.messages("INBOX").values())
     assert set(mirror.values()) == {1} and set(origin.values()) == {1}, "duplicates"
-    assert mirror == origin and len(origin) == 400
+    assert mirror == origin and len(origin) == 600
     assert killed >= 3

@@ -139,10 +139,11 @@ class FolderSync:
         if changes is None:
             return None
         listing = merge_changes(records, changes)
-        if len(listing) != state.exists:
+        exists = state.exists if changes.exists is None else changes.exists
+        if len(listing) != exists:
             self.events.debug("quick", f"{self.account}: {self.name}: {len(listing)} messages "
                               f"after the changes since the last sync, the server counts "
-                              f"{state.exists}: listing in full")
+                              f"{exists}: listing in full")
             return None
         self.incremental = True
         return listing

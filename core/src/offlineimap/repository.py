@@ -77,6 +77,9 @@ class FolderChanges:
     #: UIDs expunged since then. It may name more (UIDs expunged earlier, or never known to
     #: the caller), never fewer.
     vanished: Container[int]
+    #: How many messages the folder held when it was listed, where the driver learned it then
+    #: (``None``: the count of :meth:`Folder.state` stands).
+    exists: int | None = None
 
 
 @dataclasses.dataclass

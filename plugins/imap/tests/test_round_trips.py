@@ -207,3 +207,55 @@ def test_closing_does_not_wait_for_logouts_answer(make_repository) -> None:
         release.set()
     assert elapsed < 1.0
     assert bytes(server.received).endswith(b" LOGOUT\r\n")  # sent whole
+
+
+def test_a_listed_folder_is_selected_in_the_same_round_trip_as_its_listing(
+        imap_account, make_repository, plain) -> None:
+    """After LIST-STATUS, a folder's state needs no SELECT of its own: the SELECT goes out with
+    the listing, and a full listing and a listing by changes each cost one round trip."""
+    uids = imap_account.seed("Work", [make_message(f"m{n}") for n in range(5)])
+    server = imap_account.server
+    with TurnCounter((server.host, server.port)) as counter:
+        repository = make_repository(through(counter, plain(
+            starttls="no", allow_plaintext_login="yes"))).repository
+        repository.connect()
+        states = repository.folder_states()
+        assert states is not None
+        with repository.open_folder("Work") as folder:
+            since = folder.state()
+            assert since == states["Work"]
+            assert sorted(folder.list_messages()) == uids
+        repository.close()  # as after every sync: the next one starts on a fresh connection
+        imap_account.set_flags("Work", uids[:1], ["\\Seen"])
+        repository.connect()
+        repository.folder_states()
+        with repository.open_folder("Work") as folder:
+            assert folder.state().highestmodseq != since.highestmodseq
+            changes = folder.list_changes(since)
+        repository.close()
+    assert changes is not None and list(changes.changed) == uids[:1] and changes.exists == 5
+    first, second = counter.turns
+    assert [commands(turn) for turn in first] == [
+        [b"AUTHENTICATE"], [b"ENABLE"], [b"LIST"], [b"SELECT", b"UID"], [b"LOGOUT"]]
+    assert [commands(turn) for turn in second] == [
+        [b"AUTHENTICATE"], [b"ENABLE"], [b"LIST"], [b"SELECT", b"UID"], [b"LOGOUT"]]
+    assert b"CHANGEDSINCE" in second[-2]
+
+
+def test_a_pipelined_select_of_a_missing_folder_is_one_error(imap_account, make_repository,
+                                                              plain) -> None:
+    from offlineimap.errors import FolderError
+    from offlineimap.repository import FolderState
+
+    repository = make_repository(plain(starttls="no", allow_plaintext_login="yes")).repository
+    repository.connect()
+    folder = repository.open_folder("Gone")
+    folder.listed_state = FolderState(uidvalidity=1, uidnext=1, exists=0)
+    folder.state()
+    with pytest.raises(FolderError, match="SELECT Gone failed"):
+        folder.list_messages()
+    folder.close()
+    with repository.open_folder("INBOX") as inbox:  # the connection is still in step
+        inbox.state()
+        assert inbox.list_messages() == {}
+    repository.close()

@@ -48,6 +48,9 @@ class IMAPFolder(Folder):
         self._connection: Connection | None = connection
         self._uidvalidity: int | None = None
         self._sizes: dict[int, int] = {}
+        #: the folder's state from the repository's LIST-STATUS of this sync, used once by
+        #: :meth:`state` instead of a SELECT of its own (which then rides with the listing)
+        self.listed_state: FolderState | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -111,6 +114,11 @@ class IMAPFolder(Folder):
     # -- the driver contract ----------------------------------------------------------------
 
     def state(self) -> FolderState:
+        listed, self.listed_state = self.listed_state, None
+        if listed is not None and listed.uidvalidity is not None:
+            self._uidvalidity = listed.uidvalidity
+            self.connection.selected = None  # the listing SELECTs, in the same round trip
+            return listed
         answer = self._reading(lambda: self._select(force=True))
 
         def number(key: bytes) -> int | None:
@@ -122,17 +130,29 @@ class IMAPFolder(Folder):
                            exists=number(b"EXISTS"), highestmodseq=number(b"HIGHESTMODSEQ"))
 
     def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
-        self._select()
         start = max(min_uid or 1, 1)
 
-        def read() -> list[Any]:
+        def read() -> protocol.ListingAnswer:
             with protocol.guard(self.connection, f"{self.where}: UID FETCH"):
-                return protocol.uid_fetch(self.connection, f"{start}:*", self.listing_items)
+                return self._fetch_listing(start=start)
 
-        data = self._reading(read)
-        listing = self._read_listing(data, start)
+        listing = self._read_listing(self._reading(read).data, start)
         self._sizes = {uid: info.size for uid, info in listing.items() if info.size is not None}
         return listing
+
+    def _fetch_listing(self, **options: Any) -> protocol.ListingAnswer:
+        """The listing command, with the SELECT in the same round trip when still needed."""
+        connection = self.connection
+        wanted = (self.name, self.repository.readonly)
+        answer = protocol.fetch_listing(
+            connection, self.listing_items,
+            select=None if connection.selected == wanted else wanted, **options)
+        if answer.selected:
+            connection.selected = wanted
+            uidvalidity = answer.selected.get("UIDVALIDITY")
+            if uidvalidity is not None:
+                self._check_uidvalidity(uidvalidity)
+        return answer
 
     def list_changes(self, since: FolderState) -> FolderChanges | None:
         """One ``UID FETCH 1:* (...) (CHANGEDSINCE m VANISHED)``: the lines of messages new or
@@ -144,13 +164,11 @@ class IMAPFolder(Folder):
         if (since.highestmodseq is None or since.uidvalidity != self._uidvalidity
                 or not connection.has("QRESYNC")):
             return None
-        self._select()
 
-        def read() -> tuple[list[Any], list[str]] | None:
+        def read() -> protocol.ListingAnswer | None:
             with protocol.guard(self.connection, f"{self.where}: UID FETCH CHANGEDSINCE"):
                 try:
-                    return protocol.uid_fetch_changes(self.connection, self.listing_items,
-                                                      since.highestmodseq or 0)
+                    return self._fetch_listing(changedsince=since.highestmodseq)
                 except IMAPClientAbortError:
                     raise
                 except IMAPClientError as exc:
@@ -161,15 +179,14 @@ class IMAPFolder(Folder):
         answer = self._reading(read)
         if answer is None:
             return None
-        data, vanished_sets = answer
         try:
-            vanished = uidset.UIDRanges.parse(vanished_sets)
+            vanished = uidset.UIDRanges.parse(answer.vanished)
         except ValueError as exc:
             raise FolderError(f"{self.where}: malformed VANISHED answer from the server: "
                               f"{exc}") from None
-        changed = self._read_listing(data, 1)
+        changed = self._read_listing(answer.data, 1)
         self._sizes = {uid: info.size for uid, info in changed.items() if info.size is not None}
-        return FolderChanges(changed=changed, vanished=vanished)
+        return FolderChanges(changed=changed, vanished=vanished, exists=answer.exists)
 
     def _read_listing(self, data: list[Any], start: int) -> dict[int, MessageInfo]:
         """The listing from the untagged FETCH data of :attr:`listing_items`."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -63,20 +64,68 @@ def uid_fetch(connection: Connection, sequence_set: str, items: str) -> list[Any
     return data
 
 
-def uid_fetch_changes(connection: Connection, items: str, modseq: int
-                      ) -> tuple[list[Any], list[str]]:
-    """``UID FETCH 1:* <items> (CHANGEDSINCE <modseq> VANISHED)`` (RFC 7162, after ENABLE
-    QRESYNC): the FETCH data of messages changed or added since ``modseq``, and the sequence
-    sets of the ``VANISHED`` answers (UIDs expunged since), which imapclient does not parse.
+@dataclasses.dataclass
+class ListingAnswer:
+    """The answer to a folder listing (:func:`fetch_listing`)."""
+
+    data: list[Any]  #: imaplib's untagged FETCH data
+    vanished: list[str]  #: sequence sets of ``VANISHED`` answers (UIDs expunged since)
+    #: ``UIDVALIDITY`` etc. of a SELECT sent in the same round trip (empty without one)
+    selected: dict[str, int]
+    exists: int | None  #: the last message count the server reported, if it reported one
+
+
+_SELECT_CODES = ("UIDVALIDITY", "UIDNEXT", "EXISTS", "HIGHESTMODSEQ")
+
+
+def fetch_listing(connection: Connection, items: str, *, start: int = 1,
+                  changedsince: int | None = None, select: tuple[str, bool] | None = None
+                  ) -> ListingAnswer:
+    """``UID FETCH <start>:* <items>``, with ``(CHANGEDSINCE <modseq> VANISHED)`` (RFC 7162, after
+    ENABLE QRESYNC) when ``changedsince`` is given, which imapclient cannot send or read.
+
+    With ``select = (mailbox, readonly)`` the SELECT (or EXAMINE) goes out in the same round
+    trip, just before the FETCH: servers run pipelined commands in order, and a failed SELECT
+    leaves no mailbox selected, so the FETCH then fails instead of reading another mailbox.
     """
     from imapclient.exceptions import IMAPClientError
 
     imap = connection.client._imap
-    for kind in ("FETCH", "VANISHED"):
-        imap.untagged_responses.pop(kind, None)
-    typ, data = imap.uid("FETCH", "1:*", items, f"(CHANGEDSINCE {modseq} VANISHED)")
+    modifiers = f" (CHANGEDSINCE {changedsince} VANISHED)" if changedsince is not None else ""
+    lines = []
+    select_tag = None
+    if select is not None:
+        mailbox, readonly = select
+        imap.untagged_responses = {}
+        imap.is_readonly = readonly
+        select_tag = imap._new_tag()
+        lines.append(select_tag + (b" EXAMINE " if readonly else b" SELECT ")
+                     + connection.client._normalise_folder(mailbox))
+    else:
+        for kind in ("FETCH", "VANISHED", "EXISTS"):
+            imap.untagged_responses.pop(kind, None)
+    fetch_tag = imap._new_tag()
+    lines.append(fetch_tag + f" UID FETCH {start}:* {items}{modifiers}".encode("ascii"))
+    for line in lines:
+        connection.debug(f"> {line.decode('utf-8', 'replace')}")
+    imap.send(b"".join(line + b"\r\n" for line in lines))  # one segment, one round trip
+    selected: dict[str, int] = {}
+    if select_tag is not None:
+        typ, data = imap._command_complete("SELECT", select_tag)
+        if typ != "OK":
+            imap.state = "AUTH"
+            with contextlib.suppress(IMAPClientError):
+                imap._command_complete("UID", fetch_tag)
+            raise FolderError(f"SELECT {select[0]} failed: {_text(data)}")
+        imap.state = "SELECTED"
+        for code in _SELECT_CODES:
+            values = imap.untagged_responses.pop(code, None)
+            if values and isinstance(values[-1], bytes) and values[-1].isdigit():
+                selected[code] = int(values[-1])
+    typ, data = imap._command_complete("UID", fetch_tag)
+    typ, data = imap._untagged_response(typ, data, "FETCH")
     if typ != "OK":
-        raise IMAPClientError(f"UID FETCH CHANGEDSINCE failed: {_text(data)}")
+        raise IMAPClientError(f"UID FETCH failed: {_text(data)}")
     vanished = []
     for line in imap.untagged_responses.pop("VANISHED", []):
         text = line.decode("ascii", "replace") if isinstance(line, bytes) else str(line)
@@ -84,7 +133,10 @@ def uid_fetch_changes(connection: Connection, items: str, modseq: int
         if words and words[0].upper() == "(EARLIER)":
             words = words[1:]
         vanished.extend(words)
-    return data, vanished
+    counts = [int(value) for value in imap.untagged_responses.pop("EXISTS", [])
+              if isinstance(value, bytes) and value.isdigit()]
+    exists = counts[-1] if counts else selected.get("EXISTS")
+    return ListingAnswer(data=data, vanished=vanished, selected=selected, exists=exists)
 
 
 def to_crlf(body: bytes) -> bytes:

@@ -55,6 +55,8 @@ class IMAPRepository(Repository):
         self._capabilities: frozenset[str] = frozenset()
         #: The last listing, until folders change or :meth:`folder_states` takes its states.
         self._listing: Listing | None = None
+        #: folder states from the last folder_states(), each handed to one open_folder()
+        self._listed_states: dict[str, FolderState] = {}
 
     # -- connections ------------------------------------------------------------------------
 
@@ -170,6 +172,7 @@ class IMAPRepository(Repository):
             if self.subscribedonly:  # LSUB has no STATUS: not worth a round trip
                 return None
             listing = self._list_again()
+        self._listed_states = dict(listing.states or {})
         return listing.states
 
     def included_folders(self) -> list[str]:
@@ -181,7 +184,10 @@ class IMAPRepository(Repository):
         return list(value)
 
     def open_folder(self, name: str) -> IMAPFolder:
-        return self.folder_class(self, name, self.pool.acquire())
+        folder = self.folder_class(self, name, self.pool.acquire())
+        # Handed to one folder once: a later sync lists the states again.
+        folder.listed_state = self._listed_states.pop(name, None)
+        return folder
 
     def create_folder(self, name: str) -> None:
         if self.readonly:
