@@ -12,13 +12,19 @@ Order of writes (each step safe to interrupt with kill -9):
    A crash before the status write leaves a message on both sides, which step 2 records.
 4. Delete what the other side deleted, then forget it in the status.
 5. Apply flag changes to both sides, then record the merged flags.
+
+Status writes trail the changes they record and are gathered (:class:`StatusWrites`): one
+transaction per ``batch_messages`` records and one at the end, so a folder with a few changes
+costs one. A crash in between leaves both sides agreeing where the status lags behind: a
+message both have is recorded, one neither has forgotten, flags both changed alike recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from offlineimap.errors import FolderError
@@ -85,6 +91,7 @@ class FolderSync:
         self.listings: dict[str, dict[int, MessageInfo]] = {}
         #: whether the remote side was listed by its changes rather than in full
         self.incremental = False
+        self.writes = StatusWrites(status, settings.batch_messages)
 
     def run(self, states: Mapping[str, FolderState]) -> FolderStats:
         """Sync; ``states`` are the sides' :meth:`Folder.state` results (validity checked)."""
@@ -106,18 +113,25 @@ class FolderSync:
             self._report_dry_run(plan)
             return self.stats
         self._announce(plan)
-        if plan.status_adopt:
-            self.status.put(plan.status_adopt)
+        try:
+            self._apply(plan, states)
+        except BaseException:
+            with contextlib.suppress(Exception):  # record what was done; the error stands
+                self.writes.flush()
+            raise
+        self.writes.flush()
+        return self.stats
+
+    def _apply(self, plan: Plan, states: Mapping[str, FolderState]) -> None:
+        self.writes.put(plan.status_adopt)
         watermark = states[REMOTE].uidnext or 1
         for dst in (LOCAL, REMOTE):
             self._copy(other(dst), dst, plan.copy_to[dst], watermark)
             if self._stopping():
-                return self.stats
+                return
         self._delete(plan)
         self._flags(plan)
-        if plan.status_forget:
-            self.status.remove(plan.status_forget)
-        return self.stats
+        self.writes.remove(plan.status_forget)
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -208,8 +222,7 @@ class FolderSync:
                 if new != old:
                     source.change_uid(old, new)
                 records[new] = StatusRecord(flags=listing[old].flags)
-            if records:
-                self.status.put(records)
+            self.writes.put(records)
             if journal is not None:
                 journal.clear()
             missing = len(batch) - len(saved)
@@ -240,7 +253,7 @@ class FolderSync:
             if not uids:
                 continue
             self.folders[side].delete_messages(uids)
-            self.status.remove(uids)
+            self.writes.remove(uids)
             self.events.messages_deleted(self.account, self.name, side, uids)
             if side == LOCAL:
                 self.stats.deleted_local += len(uids)
@@ -265,8 +278,7 @@ class FolderSync:
                 self.stats.flags_changed_local += len(changes)
             else:
                 self.stats.flags_changed_remote += len(changes)
-        if plan.status_flags:
-            self.status.put(plan.status_flags)
+        self.writes.put(plan.status_flags)
 
     # -- reporting -------------------------------------------------------------------------------
 
@@ -296,6 +308,41 @@ class FolderSync:
 
     def _stopping(self) -> bool:
         return self.settings.stop is not None and self.settings.stop.is_set()
+
+
+class StatusWrites:
+    """Status changes gathered into few transactions (see the module docstring)."""
+
+    def __init__(self, status: StatusFolder, limit: int) -> None:
+        self.status = status
+        self.limit = limit
+        self._put: dict[int, StatusRecord] = {}
+        self._remove: set[int] = set()
+
+    def put(self, records: Mapping[int, StatusRecord]) -> None:
+        for uid, record in records.items():
+            self._remove.discard(uid)
+            self._put[uid] = record
+        self._flush_when_full()
+
+    def remove(self, uids: Iterable[int]) -> None:
+        for uid in uids:
+            self._put.pop(uid, None)
+            self._remove.add(uid)
+        self._flush_when_full()
+
+    def _flush_when_full(self) -> None:
+        if len(self._put) + len(self._remove) >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is gathered: removals, then records (one transaction each)."""
+        removed, self._remove = self._remove, set()
+        records, self._put = self._put, {}
+        if removed:
+            self.status.remove(sorted(removed))
+        if records:
+            self.status.put(records)
 
 
 def merge_changes(records: Mapping[int, StatusRecord], changes: FolderChanges
