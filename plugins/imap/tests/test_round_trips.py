@@ -234,12 +234,11 @@ def test_a_listed_folder_is_selected_in_the_same_round_trip_as_its_listing(
             changes = folder.list_changes(since)
         repository.close()
     assert changes is not None and list(changes.changed) == uids[:1] and changes.exists == 5
-    first, second = counter.turns
-    assert [commands(turn) for turn in first] == [
-        [b"AUTHENTICATE"], [b"ENABLE"], [b"LIST"], [b"SELECT", b"UID"], [b"LOGOUT"]]
-    assert [commands(turn) for turn in second] == [
-        [b"AUTHENTICATE"], [b"ENABLE"], [b"LIST"], [b"SELECT", b"UID"], [b"LOGOUT"]]
-    assert b"CHANGEDSINCE" in second[-2]
+    # (LOGOUT is not waited for: the relay may stop before it sees it)
+    for turns in counter.turns:
+        assert [commands(turn) for turn in turns][:4] == [
+            [b"AUTHENTICATE"], [b"ENABLE"], [b"LIST"], [b"SELECT", b"UID"]]
+    assert len(counter.turns) == 2 and b"CHANGEDSINCE" in counter.turns[1][3]
 
 
 def test_a_pipelined_select_of_a_missing_folder_is_one_error(imap_account, make_repository,
