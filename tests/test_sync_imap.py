@@ -359,3 +359,27 @@ def test_the_first_resync_after_a_download_does_not_open_the_status(
     changed = sandbox.run()
     assert "damaged" in changed.text
     assert assert_in_sync(sandbox, imap_account, "INBOX") == 15
+
+
+def test_a_readonly_server_folder_is_examined_and_listed_by_its_changes(
+        sandbox, imap_account, make_messages) -> None:
+    """readonly = yes: EXAMINE (never SELECT) rides with the listing, changes on the server
+    arrive, and local changes stay local."""
+    uids = imap_account.seed("INBOX", make_messages(8))
+    sandbox.write_config(remote_section(imap_account, extra="readonly = yes"))
+    sandbox.run()
+    imap_account.set_flags("INBOX", uids[:2], ["\\Flagged"])
+    imap_account.delete("INBOX", uids[2:3])
+    (path, *_rest) = sandbox.local_files("INBOX")
+    path.rename(path.parent.parent / "cur" / (path.name.split(":2,")[0] + ":2,S"))
+    log = sandbox.root / "debug.log"
+    sandbox.run("-d", "imap", "-l", str(log))
+    sent = [line for line in log.read_text().splitlines() if "> " in line]
+    assert not [line for line in sent if " SELECT " in line]
+    assert [line for line in sent if " EXAMINE " in line]
+    assert [line for line in sent if "CHANGEDSINCE" in line]
+    local = dict((digest(body), flags) for flags, body in sandbox.local_messages("INBOX"))
+    server = server_view(imap_account, "INBOX")
+    assert len(local) == 7 and set(local) == set(server)
+    assert sum("F" in flags for flags in local.values()) == 2
+    assert all(flags != {"\\Seen"} for flags in server.values())
