@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,3 +77,35 @@ def make_repo(tmp_path: Path, root: Path) -> MakeRepo:
 def inbox(make_repo: MakeRepo, root: Path) -> Path:
     """An empty folder INBOX on disk."""
     return _make_maildir(root / "INBOX")
+
+
+#: The start of a script run in a child process by the kill -9 tests: ``folder`` is the
+#: ``INBOX`` of the Maildir root ``sys.argv[1]``, with fsync on, listed once.
+_WRITER_PRELUDE = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from offlineimap.config import Config
+    from offlineimap.events import Events
+    from offlineimap.repository import NewMessage, RepositoryContext
+    from offlineimap_maildir import folder as folder_module
+    from offlineimap_maildir.repository import MaildirRepository
+
+    root = sys.argv[1]
+    config = Config.from_string(
+        f"[general]\\nfsync = yes\\n[Repository L]\\nlocalfolders = {root}\\n")
+    ctx = RepositoryContext("L", config.section("Repository L"), config, "A", Path(root),
+                            Events(None), lambda request: "")
+    folder = MaildirRepository(ctx).open_folder("INBOX")
+    folder.list_messages()
+""")
+
+
+@pytest.fixture
+def writer_script(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a script for a child process to kill: the shared start, then ``body``."""
+    def write(body: str) -> Path:
+        script = tmp_path / "writer.py"
+        script.write_text(_WRITER_PRELUDE + textwrap.dedent(body))
+        return script
+
+    return write

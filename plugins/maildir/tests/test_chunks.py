@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import tracemalloc
@@ -175,24 +174,10 @@ def test_a_large_message_costs_slices_not_a_copy(make_repo, inbox) -> None:
     assert (inbox / "cur" / name).read_bytes() == body.replace(b"\r\n", b"\n")
 
 
-WRITER = textwrap.dedent("""
-    import os, signal, sys
-    from pathlib import Path
-    from offlineimap.config import Config
-    from offlineimap.events import Events
-    from offlineimap.repository import NewMessage, RepositoryContext
-    from offlineimap_maildir import folder as folder_module
-    from offlineimap_maildir.repository import MaildirRepository
-
-    root, mode, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+WRITER = """
+    mode, count = sys.argv[2], int(sys.argv[3])
     folder_module.CHUNK_MESSAGES = count + 1  # one chunk, closed by the end of the messages
     folder_module.CHUNK_BYTES = 1 << 40
-    config = Config.from_string(
-        f"[general]\\nfsync = yes\\n[Repository L]\\nlocalfolders = {root}\\n")
-    ctx = RepositoryContext("L", config.section("Repository L"), config, "A", Path(root),
-                            Events(None), lambda request: "")
-    folder = MaildirRepository(ctx).open_folder("INBOX")
-    folder.list_messages()
 
     def network():
         for uid in range(1, count + 1):
@@ -202,12 +187,11 @@ WRITER = textwrap.dedent("""
 
     folder.save_messages(network())
     print("reported", flush=True)
-""")
+"""
 
 
-def run_writer(tmp_path: Path, inbox: Path, mode: str, count: int) -> subprocess.Popen[bytes]:
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
+def run_writer(writer_script, inbox: Path, mode: str, count: int) -> subprocess.Popen[bytes]:
+    script = writer_script(WRITER)
     return subprocess.Popen([sys.executable, str(script), str(inbox.parent), mode, str(count)],
                             stdout=subprocess.PIPE)
 
@@ -228,8 +212,9 @@ def recovers_whole_and_once(make_repo, inbox: Path, count: int) -> None:
         assert body == b"Subject: %d\n\n" % uid + b"x" * 20000
 
 
-def test_kill_after_the_writes_before_fsync_and_renames(make_repo, inbox, tmp_path) -> None:
-    process = run_writer(tmp_path, inbox, "after-writes", 200)
+def test_kill_after_the_writes_before_fsync_and_renames(make_repo, inbox,
+                                                        writer_script) -> None:
+    process = run_writer(writer_script, inbox, "after-writes", 200)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL and out == b""  # nothing was reported
     assert len(os.listdir(inbox / "tmp")) == 200
@@ -238,12 +223,12 @@ def test_kill_after_the_writes_before_fsync_and_renames(make_repo, inbox, tmp_pa
 
 
 @pytest.mark.slow
-def test_kill_in_the_middle_of_the_renames(make_repo, inbox, tmp_path) -> None:
+def test_kill_in_the_middle_of_the_renames(make_repo, inbox, writer_script) -> None:
     """SIGKILL while a chunk's files move from tmp/ to new/: some moved, some not."""
     count, landed, attempts = 800, 0, 0
     while landed < 2 and attempts < 8:
         attempts += 1
-        process = run_writer(tmp_path, inbox, "renames", count)
+        process = run_writer(writer_script, inbox, "renames", count)
         deadline = time.monotonic() + 60
         while process.poll() is None and time.monotonic() < deadline:
             if os.listdir(inbox / "new"):  # the renames have begun

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -60,21 +59,8 @@ def test_fsync_defaults_to_on_like_offlineimap(make_repo, inbox, fsynced) -> Non
     assert str(inbox / "new") in fsynced
 
 
-WRITER = textwrap.dedent("""
-    import sys
-    from offlineimap.config import Config
-    from offlineimap.events import Events
-    from offlineimap.repository import NewMessage, RepositoryContext
-    from offlineimap_maildir.repository import MaildirRepository
-    from pathlib import Path
-
-    root, log = sys.argv[1], sys.argv[2]
-    config = Config.from_string(
-        f"[general]\\nfsync = yes\\n[Repository L]\\nlocalfolders = {root}\\n")
-    ctx = RepositoryContext("L", config.section("Repository L"), config, "A", Path(root),
-                            Events(None), lambda request: "")
-    folder = MaildirRepository(ctx).open_folder("INBOX")
-    folder.list_messages()
+WRITER = """
+    log = sys.argv[2]
     with open(log, "a") as out:
         for start in range(1, 100000, 7):
             batch = [NewMessage(uid, b"Subject: %d\\r\\n\\r\\n" % uid + b"x" * 20000, frozenset())
@@ -84,14 +70,14 @@ WRITER = textwrap.dedent("""
             out.flush()
             folder.change_flags({uid: (frozenset("S"), frozenset())
                                  for uid in range(start, start + 7)})
-""")
+"""
 
 
 @pytest.mark.slow
-def test_kill_minus_nine_loses_and_duplicates_nothing(make_repo, inbox, tmp_path) -> None:
+def test_kill_minus_nine_loses_and_duplicates_nothing(make_repo, inbox, tmp_path,
+                                                      writer_script) -> None:
     log = tmp_path / "reported"
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
+    script = writer_script(WRITER)
     for delay in (0.0, 0.03, 0.07, 0.15, 0.3):
         log.write_text("")
         process = subprocess.Popen([sys.executable, str(script), str(inbox.parent), str(log)])
