@@ -144,10 +144,12 @@ class IMAPFolder(Folder):
         """The listing command, with the SELECT in the same round trip when still needed."""
         connection = self.connection
         wanted = (self.name, self.repository.readonly)
-        answer = protocol.fetch_listing(
-            connection, self.listing_items,
-            select=None if connection.selected == wanted else wanted, **options)
-        if answer.selected:
+        select = connection.selected != wanted
+        if select:
+            connection.selected = None  # until the SELECT is known to have worked
+        answer = protocol.fetch_listing(connection, self.listing_items,
+                                        select=wanted if select else None, **options)
+        if select:
             connection.selected = wanted
             uidvalidity = answer.selected.get("UIDVALIDITY")
             if uidvalidity is not None:

@@ -70,12 +70,12 @@ class ListingAnswer:
 
     data: list[Any]  #: imaplib's untagged FETCH data
     vanished: list[str]  #: sequence sets of ``VANISHED`` answers (UIDs expunged since)
-    #: ``UIDVALIDITY`` etc. of a SELECT sent in the same round trip (empty without one)
+    #: ``UIDVALIDITY`` and ``EXISTS`` of a SELECT sent in the same round trip (empty without)
     selected: dict[str, int]
     exists: int | None  #: the last message count the server reported, if it reported one
 
 
-_SELECT_CODES = ("UIDVALIDITY", "UIDNEXT", "EXISTS", "HIGHESTMODSEQ")
+_SELECT_CODES = ("UIDVALIDITY", "EXISTS")
 
 
 def fetch_listing(connection: Connection, items: str, *, start: int = 1,
