@@ -12,8 +12,10 @@ server has LIST-STATUS) answers the separator, :meth:`~IMAPRepository.list_folde
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from offlineimap.errors import ConfigError, FolderError
@@ -121,17 +123,13 @@ class IMAPRepository(Repository):
     def connect(self) -> None:
         """Open the first connection (checking address, TLS and login) and list the folders,
         which also tells the separator."""
-        connection = self.pool.acquire()
-        try:
+        with self._borrowed("LIST") as connection:
             self._greeting = connection.greeting
             self._capabilities = connection.capabilities
-            with guard(connection, f"[Repository {self.name}] LIST"):
-                listing = self._list(connection)
-                separator = listing.separator
-                if separator is None:  # nothing listed (a reference, no subscriptions): ask
-                    separator = root_separator(connection)
-        finally:
-            self.pool.release(connection)
+            listing = self._list(connection)
+            separator = listing.separator
+            if separator is None:  # nothing listed (a reference, no subscriptions): ask
+                separator = root_separator(connection)
         if separator:
             self.sep = separator
         self._listing = listing
@@ -145,12 +143,29 @@ class IMAPRepository(Repository):
         return list_mailboxes(connection, self.reference, subscribed=self.subscribedonly)
 
     def _list_again(self) -> Listing:
+        with self._borrowed("LIST") as connection:
+            return self._list(connection)
+
+    @contextlib.contextmanager
+    def _borrowed(self, what: str) -> Iterator[Connection]:
+        """A pooled connection for one repository-level command, failures turned into one
+        error line naming ``what``, given back afterwards."""
         connection = self.pool.acquire()
         try:
-            with guard(connection, f"[Repository {self.name}] LIST"):
-                return self._list(connection)
+            with guard(connection, f"[Repository {self.name}] {what}"):
+                yield connection
         finally:
             self.pool.release(connection)
+
+    def _changing_folders(self, what: str, name: str) -> contextlib.AbstractContextManager[
+            Connection]:
+        """:meth:`_borrowed` for CREATE and DELETE, which a readonly repository refuses and
+        after which the folder listing is out of date."""
+        if self.readonly:
+            raise FolderError(f"[Repository {self.name}] cannot {what.lower()} folder {name}: "
+                              "the repository is readonly")
+        self._folders_changed()
+        return self._borrowed(f"{what} {name}")
 
     def _folders_changed(self) -> None:
         """Folders were created or deleted: the listing is out of date."""
@@ -190,33 +205,16 @@ class IMAPRepository(Repository):
         return folder
 
     def create_folder(self, name: str) -> None:
-        if self.readonly:
-            raise FolderError(f"[Repository {self.name}] cannot create folder {name}: "
-                              "the repository is readonly")
-        connection = self.pool.acquire()
-        try:
+        with self._changing_folders("CREATE", name) as connection:
             client = connection.client
-            with guard(connection, f"[Repository {self.name}] CREATE {name}"):
-                if not client.folder_exists(name):
-                    client.create_folder(name)
-            with guard(connection, f"[Repository {self.name}] SUBSCRIBE {name}"):
-                client.subscribe_folder(name)
-        finally:
-            self._folders_changed()
-            self.pool.release(connection)
+            if not client.folder_exists(name):
+                client.create_folder(name)
+            client.subscribe_folder(name)
 
     def delete_folder(self, name: str) -> None:
         """``--delete-folder``: IMAP DELETE of the folder and every message in it."""
-        if self.readonly:
-            raise FolderError(f"[Repository {self.name}] cannot delete folder {name}: "
-                              "the repository is readonly")
-        connection = self.pool.acquire()
-        try:
-            with guard(connection, f"[Repository {self.name}] DELETE {name}"):
-                connection.client.delete_folder(name)
-        finally:
-            self._folders_changed()
-            self.pool.release(connection)
+        with self._changing_folders("DELETE", name) as connection:
+            connection.client.delete_folder(name)
 
     def idle_connection(self, folder: str) -> IdleHandle:
         """IDLE on ``folder`` over a connection outside the pool (:mod:`offlineimap_imap.idle`)."""

@@ -52,6 +52,16 @@ def chunks(uids: Iterable[int], max_length: int = MAX_SET_LENGTH) -> Iterator[st
         yield ",".join(parts)
 
 
+def _parts(sequence_set: str) -> Iterator[tuple[int, int]]:
+    """``(first, last)`` of each part of a server's sequence set, as written (``a:b`` with
+    ``a > b`` stays reversed); ``ValueError`` for anything but numbers (``*`` included)."""
+    for part in sequence_set.split(","):
+        first, sep, last = part.partition(":")
+        if not (first.isdigit() and (not sep or last.isdigit())):
+            raise ValueError(f"bad sequence set {sequence_set[:40]!r}")
+        yield int(first), int(last) if sep else int(first)
+
+
 def expand(sequence_set: str, limit: int | None = None) -> list[int]:
     """UIDs named by a sequence set from a server (``APPENDUID``'s ``"4:6,9"``), in order.
 
@@ -61,12 +71,7 @@ def expand(sequence_set: str, limit: int | None = None) -> list[int]:
     """
     runs: list[range] = []
     total = 0
-    for part in sequence_set.split(","):
-        first, sep, last = part.partition(":")
-        try:
-            low, high = int(first), int(last) if sep else int(first)
-        except ValueError:
-            raise ValueError(f"bad sequence set {sequence_set!r}") from None
+    for low, high in _parts(sequence_set):
         step = 1 if high >= low else -1
         runs.append(range(low, high + step, step))
         total += len(runs[-1])
@@ -94,15 +99,7 @@ class UIDRanges:
     def parse(cls, sequence_sets: Iterable[str]) -> UIDRanges:
         """The union of sequence sets from a server (``"41,43:116"``); ``ValueError`` when one
         is malformed. ``a:b`` with ``a > b`` is the same range (RFC 3501)."""
-        runs = []
-        for text in sequence_sets:
-            for part in text.split(","):
-                first, sep, last = part.partition(":")
-                if not (first.isdigit() and (not sep or last.isdigit())):
-                    raise ValueError(f"bad sequence set {text[:40]!r}")
-                low, high = int(first), int(last) if sep else int(first)
-                runs.append((min(low, high), max(low, high)))
-        return cls(runs)
+        return cls((min(pair), max(pair)) for text in sequence_sets for pair in _parts(text))
 
     def __contains__(self, uid: object) -> bool:
         if not isinstance(uid, int):
