@@ -283,10 +283,15 @@ class Account:
             # Taken before anything is listed: a change made while this sync runs moves the
             # token, so the next sync looks instead of trusting what this one recorded.
             token = local.change_token()
+
+            def gate_for(state: FolderState) -> QuickGate:
+                return QuickGate(saved, state, local_token=token,
+                                 records=lambda: status().records())
+
+            # With LIST-STATUS an unchanged pair is left out before its remote folder is opened.
             listed_state = self._remote_states.get(pair.remote)
-            if listed_state is not None and self._may_skip(
-                    QuickGate(saved, listed_state, local_token=token,
-                              records=lambda: status().records()), quick, pair, local):
+            gate = None if listed_state is None else gate_for(listed_state)
+            if gate is not None and self._may_skip(gate, quick, pair, local):
                 return FolderStats(skipped=True)
             remote = stack.enter_context(self.remote.open_folder(pair.remote))
             states = {REMOTE: remote.state(), LOCAL: local.state()}
@@ -297,10 +302,10 @@ class Account:
                     raise
                 self._revalidate(remote, local, status(), states[REMOTE], exc)
             self._check_validity(self.local, local, states[LOCAL], pair)
-            gate = QuickGate(saved, states[REMOTE], local_token=token,
-                             records=lambda: status().records())
-            if listed_state is None and self._may_skip(gate, quick, pair, local):
-                return FolderStats(skipped=True)
+            if gate is None:
+                gate = gate_for(states[REMOTE])
+                if self._may_skip(gate, quick, pair, local):
+                    return FolderStats(skipped=True)
             full_every = self._fullsync_seconds()
             # A read-only local side keeps its own flags in the status (see plan.py), which
             # then no longer describes the remote side: list that in full.
@@ -322,9 +327,11 @@ class Account:
             )
             stats = sync.run(states)
             self._remember_start_uid(pair, local, status(), start_uid)
-            entry = gate.recorded(token, status().records(), listed_fully=not sync.incremental)
-            if entry and not (self.options.dry_run or stats.errors or self._stopping()):
-                self._sync_states.put(pair.status, entry)
+            if not (self.options.dry_run or stats.errors or self._stopping()):
+                entry = gate.recorded(token, status().records(),
+                                      listed_fully=not sync.incremental)
+                if entry:
+                    self._sync_states.put(pair.status, entry)
             return stats
 
     def _may_skip(self, gate: QuickGate, quick: bool, pair: FolderPair, local: Folder) -> bool:
