@@ -164,7 +164,10 @@ class Account:
             if not self.options.dry_run:
                 self._create_folders(folder_map.pairs)
             self._remote_states = self.remote.folder_states() or {}
-            workers = 1 if self.options.single_connection else max(
+            # One worker more than connections: a pair whose remote side is done (see
+            # Folder.finish) hands its connection on while it still stores messages, and the
+            # next pair lists and downloads meanwhile instead of waiting for the disk.
+            workers = 1 if self.options.single_connection else 1 + max(
                 1, min(self.remote.max_connections, self.local.max_connections))
             lock = threading.Lock()
 

@@ -125,8 +125,12 @@ class FolderSync:
     def _apply(self, plan: Plan, states: Mapping[str, FolderState]) -> None:
         self.writes.put(plan.status_adopt)
         watermark = states[REMOTE].uidnext or 1
+        # Once the download is fetched, a plan that writes nothing remotely is local work only.
+        remote_done = not (plan.copy_to[REMOTE] or plan.delete_on[REMOTE]
+                           or plan.flags_on[REMOTE])
         for dst in (LOCAL, REMOTE):
-            self._copy(other(dst), dst, plan.copy_to[dst], watermark)
+            self._copy(other(dst), dst, plan.copy_to[dst], watermark,
+                       finish_source=remote_done and dst == LOCAL)
             if self._stopping():
                 return
         self._delete(plan)
@@ -208,11 +212,19 @@ class FolderSync:
                                      "interrupted by an earlier run", self.account)
         self.journal.clear()
 
-    def _copy(self, src: str, dst: str, uids: list[int], watermark: int) -> None:
+    def _copy(self, src: str, dst: str, uids: list[int], watermark: int, *,
+              finish_source: bool = False) -> None:
+        """Copy ``uids`` in batches; with ``finish_source``, tell the source (see
+        :meth:`Folder.finish`) that the last batch's fetch is its last call."""
         source, target = self.folders[src], self.folders[dst]
         listing = self.listings[src]
-        for batch in _batches(uids, listing, self.settings.batch_messages,
-                              self.settings.batch_bytes):
+        batches = list(_batches(uids, listing, self.settings.batch_messages,
+                                self.settings.batch_bytes))
+        if finish_source and not batches:
+            source.finish()
+        for number, batch in enumerate(batches, 1):
+            if finish_source and number == len(batches):
+                source.finish(after_fetch=True)
             journal = self.journal if target.assigns_uids else None
             if journal is not None:
                 journal.begin(watermark)

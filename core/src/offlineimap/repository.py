@@ -109,8 +109,8 @@ class RepositoryContext:
 class Folder(abc.ABC):
     """One mailbox of a repository, opened for one sync.
 
-    A folder object is used by one thread at a time. It may hold a connection from
-    :meth:`Folder.close` until the end of the sync.
+    A folder object is used by one thread at a time. It may hold a connection from its opening
+    until :meth:`close` (or :meth:`finish`).
     """
 
     #: Whether :meth:`save_messages` decides the UIDs (IMAP) or keeps the ones given (Maildir).
@@ -176,6 +176,18 @@ class Folder(abc.ABC):
         different UIDVALIDITY or no HIGHESTMODSEQ.
         """
         return None
+
+    def finish(self, *, after_fetch: bool = False) -> None:  # noqa: B027  (optional hook)
+        """The engine will make no more calls on this folder in this sync, except, with
+        ``after_fetch``, the one :meth:`fetch` it makes next.
+
+        Said at most once per sync, for the remote side, when the rest of the pair's sync is
+        local work: storing what that fetch brings, writing the status. A folder holding
+        something the next folder pair needs (a pooled IMAP connection) may give it back now,
+        or as soon as that fetch has read its last answer, so that the next pair's listing and
+        download overlap this pair's writes. :meth:`close` still follows. The default does
+        nothing.
+        """
 
     def change_token(self) -> str | None:
         """A cheap token that differs whenever the folder's messages or flags may have changed.

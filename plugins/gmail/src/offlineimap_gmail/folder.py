@@ -84,6 +84,9 @@ class GmailFolder(IMAPFolder):
         finally:
             self.close()
 
+    def finish(self, *, after_fetch: bool = False) -> None:
+        """Keep the connection: the labels are synced over it when the pair closes."""
+
     @property
     def server(self) -> str:
         """The Gmail account, as the registry of local copies knows it."""

@@ -51,6 +51,9 @@ class IMAPFolder(Folder):
         #: the folder's state from the repository's LIST-STATUS of this sync, used once by
         #: :meth:`state` instead of a SELECT of its own (which then rides with the listing)
         self.listed_state: FolderState | None = None
+        #: :meth:`finish` said the next fetch is the last call: give the connection back as soon
+        #: as its last answer is read
+        self._release_after_fetch = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -210,24 +213,30 @@ class IMAPFolder(Folder):
 
     def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
         self._select()
+        release = self._release_after_fetch
+        # (UIDs still wanted from the batch, one of its sequence sets): a batch can need several.
+        requests: list[tuple[set[int], str]] = []
         for batch in self._batches(uids):
             wanted = set(batch)
-            for sequence_set in uidset.chunks(batch):
-                def read(sequence_set: str = sequence_set) -> list[tuple[int, bytes | None]]:
-                    with protocol.guard(self.connection, f"{self.where}: UID FETCH BODY"):
-                        data = protocol.uid_fetch(self.connection, sequence_set,
-                                                  "(UID BODY.PEEK[])")
-                    bodies = responses.parse_bodies(data)
-                    if bodies is None:  # an unusual answer: the general parser reads it
-                        return responses.parse_fetch_generally(data)
-                    return bodies
+            requests += [(wanted, sequence_set) for sequence_set in uidset.chunks(batch)]
+        for number, (wanted, sequence_set) in enumerate(requests, 1):
+            def read(sequence_set: str = sequence_set) -> list[tuple[int, bytes | None]]:
+                with protocol.guard(self.connection, f"{self.where}: UID FETCH BODY"):
+                    data = protocol.uid_fetch(self.connection, sequence_set,
+                                              "(UID BODY.PEEK[])")
+                bodies = responses.parse_bodies(data)
+                if bodies is None:  # an unusual answer: the general parser reads it
+                    return responses.parse_fetch_generally(data)
+                return bodies
 
-                bodies = self._reading(read)
-                for uid, body in sorted(bodies, key=lambda pair: pair[0]):
-                    if uid in wanted and isinstance(body, bytes):
-                        wanted.discard(uid)
-                        yield uid, body
-                del bodies
+            bodies = self._reading(read)
+            if release and number == len(requests):
+                self.close()  # the last answer is in: the next folder may have the connection
+            for uid, body in sorted(bodies, key=lambda pair: pair[0]):
+                if uid in wanted and isinstance(body, bytes):
+                    wanted.discard(uid)
+                    yield uid, body
+            del bodies
 
     def save_messages(self, messages: Iterable[NewMessage]) -> list[tuple[int, int]]:
         connection = self._writable("store messages")
@@ -323,6 +332,12 @@ class IMAPFolder(Folder):
             # user allowed it with expunge = yes, as in OfflineIMAP.
             with protocol.guard(connection, f"{self.where}: EXPUNGE"):
                 client.expunge()
+
+    def finish(self, *, after_fetch: bool = False) -> None:
+        if after_fetch:
+            self._release_after_fetch = True
+        else:
+            self.close()
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
