@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import inspect
 import re
-import signal
 import threading
 from pathlib import Path
 
 import pytest
 
 from offlineimap import hookspecs
-from offlineimap.cli import main
 from offlineimap.hookspecs import hookimpl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,24 +79,6 @@ class Recorder:
     @hookimpl
     def offlineimap_messages_deleted(self, account, folder, side, uids):
         self._record("messages_deleted", side=side, uids=uids)
-
-
-@pytest.fixture
-def run_in_process(sandbox, monkeypatch):
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-
-    def run(recorder: Recorder) -> int:
-        saved = {sig: signal.getsignal(sig) for sig in
-                 (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)}
-        try:
-            return main(["-c", str(sandbox.config), "-o", "-u", "quiet"],
-                        plugins=[("recorder", recorder)])
-        finally:
-            for sig, handler in saved.items():
-                signal.signal(sig, handler)
-
-    return run
 
 
 def test_a_plugin_sees_every_event_and_shapes_the_folder_list(sandbox, run_in_process,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import pytest
+
+from offlineimap.hookspecs import hookimpl
 
 pytestmark = pytest.mark.dovecot
 
@@ -214,6 +217,26 @@ def test_imap_to_imap_with_uid_mapping(sandbox, imap_account, dovecot_server,
     assert imap_account.messages("Work") == before
 
 
+def test_imap_on_both_sides_with_one_connection_each_never_deadlocks(
+        sandbox, imap_account, dovecot_server, make_messages) -> None:
+    """Folder pairs run two at a time: each must take the local connection and then the remote
+    one in folder order, or a later pair holding the local one waits for an earlier pair that
+    waits for it."""
+    target = dovecot_server.new_account("local")
+    folders = [f"F{number}" for number in range(6)]
+    for number, folder in enumerate(folders):
+        imap_account.seed(folder, make_messages(2, start=10 * number))
+    server = target.server
+    local = (f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\n"
+             f"ssl = no\nstarttls = no\nallow_plaintext_login = yes\nremoteuser = {target.user}\n"
+             f"remotepass = {target.password}\nmaxconnections = 1\n")
+    sandbox.write_config(remote_section(imap_account, extra="maxconnections = 1\n"), local=local)
+    for _ in range(2):  # the first run creates the folders, the second finds them all
+        sandbox.run(timeout=60)
+    for folder in folders:
+        assert server_view(target, folder) == server_view(imap_account, folder)
+
+
 def test_dry_run_reports_and_touches_nothing(sandbox, imap_account, make_messages) -> None:
     imap_account.seed("INBOX", make_messages(4))
     sandbox.write_config(remote_section(imap_account))
@@ -383,3 +406,44 @@ def test_a_readonly_server_folder_is_examined_and_listed_by_its_changes(
     assert len(local) == 7 and set(local) == set(server)
     assert sum("F" in flags for flags in local.values()) == 2
     assert all(flags != {"\\Seen"} for flags in server.values())
+
+
+class FolderOrder:
+    """Keeps the order in which folders are listed on the server, and holds the first folder's
+    first stored message until the next folder has been listed there (10 s at most)."""
+
+    def __init__(self, first: str, second: str) -> None:
+        self.first, self.second = first, second
+        self.remote_listings: list[str] = []
+        self.second_listed = threading.Event()
+        self.overlapped: bool | None = None
+
+    @hookimpl
+    def offlineimap_listing(self, account: str, folder: str, side: str) -> None:
+        if side == "remote":
+            self.remote_listings.append(folder)
+            if folder == self.second:
+                self.second_listed.set()
+
+    @hookimpl
+    def offlineimap_message_copied(self, account: str, folder: str, uid: int, source: str,
+                                   destination: str, size: int) -> None:
+        if folder == self.first and self.overlapped is None:
+            self.overlapped = self.second_listed.wait(10)
+
+
+def test_one_connection_lists_the_next_folder_while_the_last_one_is_stored(
+        sandbox, imap_account, make_messages, run_in_process) -> None:
+    """maxconnections = 1: once a folder's download is in, the next folder uses the connection
+    while the first one's messages are still being written; folders still take the connection
+    in their sorted order."""
+    folders = ["Alpha", "Beta", "Gamma", "INBOX"]
+    for number, folder in enumerate(folders):
+        imap_account.seed(folder, make_messages(5, start=10 * number))
+    sandbox.write_config(remote_section(imap_account, extra="maxconnections = 1\n"))
+    order = FolderOrder("Alpha", "Beta")
+    assert run_in_process(order) == 0
+    assert order.overlapped is True
+    assert order.remote_listings == folders
+    for folder in folders:
+        assert_in_sync(sandbox, imap_account, folder)

@@ -104,8 +104,10 @@ def test_blinkenlights_real_sync_progress_sync_now_and_quit(sandbox, imap_accoun
     assert re.match(r"1: \[ *\d+:\d\d\] Test +[MCAFLScd+\-z.]+  \d+ to local", row), row
     colours = terminal.screen(escapes=True)
     assert re.search(r"\x1b\[7m(?:\x1b\[[0-9;]*m)*[CAFLScd]", colours), "no lit cell"
-    # the sync ends, the account sleeps: countdown and the account's summary on its row
-    asleep = terminal.wait_for(lambda s: "803 to local" in s and " z " in s, "the sleep")
+    # the sync ends, the account sleeps: countdown and the account's summary on its row (the
+    # folder threads' lights, ended, stay black beside it)
+    asleep = terminal.wait_for(lambda s: "803 to local" in s and re.search(r" z\.* ", s),
+                               "the sleep")
     assert local_count(sandbox) == 800 and local_count(sandbox, "Archive") == 3
     assert "*** Finished account 'Test'" in asleep
     row = account_row(asleep, 1)

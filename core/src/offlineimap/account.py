@@ -54,6 +54,28 @@ from offlineimap.status import (
 from offlineimap.uidmap import MappedFolder
 
 
+class FolderTurns:
+    """Folder pairs take connections in the order of the folder list (``foldersort``) even
+    when several pairs run at once: a pair opens its folders only once the pair before it has
+    opened both of its own, or has ended without. Taken in one order, pooled connections
+    cannot deadlock (a later pair holding the local connection while an earlier one waits for
+    it, say, with an IMAP repository on both sides)."""
+
+    def __init__(self, pairs: list[FolderPair]) -> None:
+        self._events = {pair: threading.Event() for pair in pairs}
+        self._before = dict(zip(pairs[1:], pairs, strict=False))
+
+    def wait(self, pair: FolderPair) -> None:
+        before = self._before.get(pair)
+        if before is not None:
+            self._events[before].wait()
+
+    def taken(self, pair: FolderPair) -> None:
+        event = self._events.get(pair)
+        if event is not None:
+            event.set()
+
+
 @dataclasses.dataclass
 class AccountOptions:
     """Per-run choices from the command line."""
@@ -97,6 +119,7 @@ class Account:
         self.status_backend = self._status_backend()
         #: remote folder states from one LIST-STATUS, when the server offers it
         self._remote_states: dict[str, FolderState] = {}
+        self._turns = FolderTurns([])
         self._sync_states = SyncStates(self.account_dir / "SyncStates")
 
     # -- construction ----------------------------------------------------------------------------
@@ -170,9 +193,13 @@ class Account:
             workers = 1 if self.options.single_connection else 1 + max(
                 1, min(self.remote.max_connections, self.local.max_connections))
             lock = threading.Lock()
+            self._turns = FolderTurns(folder_map.pairs)
 
             def one(pair: FolderPair) -> None:
-                stats = self._sync_pair(pair, result, quick)
+                try:
+                    stats = self._sync_pair(pair, result, quick)
+                finally:
+                    self._turns.taken(pair)
                 with lock:
                     totals.add(stats)
 
@@ -268,6 +295,7 @@ class Account:
         return stats
 
     def _run_pair(self, pair: FolderPair, quick: bool) -> FolderStats:
+        self._turns.wait(pair)
         with contextlib.ExitStack() as stack:
             local = stack.enter_context(self.local.open_folder(pair.local))
             if local.assigns_uids:
@@ -297,6 +325,7 @@ class Account:
             if gate is not None and self._may_skip(gate, quick, pair, local):
                 return FolderStats(skipped=True)
             remote = stack.enter_context(self.remote.open_folder(pair.remote))
+            self._turns.taken(pair)
             states = {REMOTE: remote.state(), LOCAL: local.state()}
             try:
                 self._check_validity(self.remote, remote, states[REMOTE], pair)

@@ -288,3 +288,38 @@ def test_list_changes_reports_new_reflagged_and_vanished(connected, imap_account
                                      highestmodseq=since.highestmodseq)
         assert folder.list_changes(other_validity) is None
         assert folder.list_changes(FolderState(uidvalidity=since.uidvalidity)) is None
+
+
+def test_a_finished_folder_hands_its_connection_on_after_its_last_fetch(
+        imap_account, make_repository, plain) -> None:
+    inbox = imap_account.seed("INBOX", [make_message(f"i{n}") for n in range(3)])
+    imap_account.seed("Next", [make_message(f"n{n}") for n in range(2)])
+    built = make_repository(plain(maxconnections="1"))
+    repository = built.repository
+    repository.connect()
+    with repository.open_folder("INBOX") as folder:
+        folder.state()
+        folder.list_messages()
+        folder.finish(after_fetch=True)
+        fetched = folder.fetch(inbox)
+        first = next(fetched)  # the whole answer is read: the connection is free again
+        # The pool refuses this thread a second connection unless the first came back.
+        with repository.open_folder("Next") as following:
+            following.state()
+            assert len(following.list_messages()) == 2
+        assert [first[0], *(uid for uid, _ in fetched)] == inbox
+        with pytest.raises(FolderError, match="closed"):
+            folder.list_messages()
+    assert len(built.events.connecting) == 1
+
+
+def test_finish_without_a_fetch_gives_the_connection_back_at_once(connected) -> None:
+    repository = connected.repository
+    with repository.open_folder("INBOX") as folder:
+        folder.state()
+        folder.list_messages()
+        folder.finish()
+        # The pool refuses this thread a second connection unless the first came back.
+        repository.release_connection(repository.pool.acquire())
+        with pytest.raises(FolderError, match="closed"):
+            folder.list_messages()
