@@ -80,6 +80,22 @@ def test_broken_connections_are_replaced() -> None:
     assert second is not first and len(made) == 2
 
 
+def test_a_replaced_connection_keeps_its_slot_from_waiting_threads() -> None:
+    factory, made = counting_factory()
+    pool = ConnectionPool(factory, 1)
+    first = pool.acquire()
+    waiter_got: list[Fake] = []
+    waiter = threading.Thread(target=lambda: waiter_got.append(pool.acquire()))
+    waiter.start()
+    time.sleep(0.05)  # the other thread now waits for the only connection
+    first.broken = True
+    fresh = pool.replace(first)
+    assert first.closed and fresh is made[1] and not waiter_got
+    pool.release(fresh)
+    waiter.join(5)
+    assert waiter_got == [fresh] and len(made) == 2
+
+
 def test_failed_open_frees_its_slot() -> None:
     attempts = []
 

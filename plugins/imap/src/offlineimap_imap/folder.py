@@ -106,9 +106,8 @@ class IMAPFolder(Folder):
     def _reconnect(self) -> None:
         """Swap the broken connection for a fresh one and select this folder again."""
         broken, self._connection = self._connection, None
-        if broken is not None:
-            self.repository.release_connection(broken)
-        self._connection = self.repository.pool.acquire()
+        self._connection = (self.repository.pool.acquire() if broken is None
+                            else self.repository.pool.replace(broken))
         answer = self._select(force=True)
         uidvalidity = answer.get(b"UIDVALIDITY")
         if self._uidvalidity is not None and isinstance(uidvalidity, int):

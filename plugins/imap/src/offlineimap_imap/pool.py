@@ -78,6 +78,27 @@ class ConnectionPool(Generic[C]):
             self._holders[id(connection)] = me
         return connection
 
+    def replace(self, connection: C) -> C:
+        """Close a broken connection and open a fresh one in its slot, for the same holder.
+
+        Unlike :meth:`release` then :meth:`acquire`, a folder retrying a read keeps its place:
+        another folder waiting for a connection cannot take the slot in between.
+        """
+        me = threading.get_ident()
+        with self._cond:
+            self._holders.pop(id(connection), None)
+        connection.close()
+        try:
+            fresh = self._factory()
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
+        with self._cond:
+            self._holders[id(fresh)] = me
+        return fresh
+
     def release(self, connection: C) -> None:
         """Give a connection back; a broken one (or any, once closed) is closed instead."""
         with self._cond:
