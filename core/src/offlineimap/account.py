@@ -24,7 +24,6 @@ from offlineimap.config import (
     foldersort_key,
     nametrans,
 )
-from offlineimap.engine import FolderSync, SyncSettings
 from offlineimap.errors import (
     ConfigError,
     CorruptStatusError,
@@ -347,6 +346,9 @@ class Account:
             journal = UploadJournal(
                 self.account_dir / "Journal" / status_file_name(pair.status), fsync=self.fsync)
             stack.callback(journal.close)
+            # Here, not at the top: a run whose folders are all unchanged never needs the engine.
+            from offlineimap.engine import FolderSync, SyncSettings
+
             sync = FolderSync(
                 account=self.name, name=pair.remote,
                 folders={REMOTE: remote, LOCAL: local},

@@ -13,7 +13,6 @@ are guarded by ``self._lock``.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import stat
 import sys
@@ -111,6 +110,8 @@ def open_syslog(address: str) -> logging.Handler:
     """A handler for the system log listening at ``address`` (facility user, as OfflineIMAP).
 
     Raises :class:`OSError` when nothing listens there, so callers choose their fallback."""
+    import logging.handlers  # with pickle and socketserver: only for the few who log to syslog
+
     if not stat.S_ISSOCK(os.stat(address).st_mode):
         raise OSError(f"{address} is not a socket")
     handler = logging.handlers.SysLogHandler(address=address)
