@@ -67,16 +67,7 @@ class ConnectionPool(Generic[C]):
                         f"all {self._size} connections are held by this thread: close a folder "
                         "first (or raise maxconnections)")
                 self._cond.wait()
-        try:
-            connection = self._factory()  # opened outside the lock: connecting takes long
-        except BaseException:
-            with self._cond:
-                self._open -= 1
-                self._cond.notify()
-            raise
-        with self._cond:
-            self._holders[id(connection)] = me
-        return connection
+        return self._open_in_slot(me)
 
     def replace(self, connection: C) -> C:
         """Close a broken connection and open a fresh one in its slot, for the same holder.
@@ -84,20 +75,24 @@ class ConnectionPool(Generic[C]):
         Unlike :meth:`release` then :meth:`acquire`, a folder retrying a read keeps its place:
         another folder waiting for a connection cannot take the slot in between.
         """
-        me = threading.get_ident()
         with self._cond:
             self._holders.pop(id(connection), None)
         connection.close()
+        return self._open_in_slot(threading.get_ident())
+
+    def _open_in_slot(self, holder: int) -> C:
+        """A new connection for ``holder`` in a slot already counted in ``_open`` (opened
+        outside the lock: connecting takes long); a failure frees the slot."""
         try:
-            fresh = self._factory()
+            connection = self._factory()
         except BaseException:
             with self._cond:
                 self._open -= 1
                 self._cond.notify()
             raise
         with self._cond:
-            self._holders[id(fresh)] = me
-        return fresh
+            self._holders[id(connection)] = holder
+        return connection
 
     def release(self, connection: C) -> None:
         """Give a connection back; a broken one (or any, once closed) is closed instead."""
