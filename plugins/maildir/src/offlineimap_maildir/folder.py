@@ -15,6 +15,8 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, TypeVar
 
 from offlineimap.errors import FolderError, MessageError
@@ -39,6 +41,7 @@ _DISK_ERRORS = {getattr(errno, name, -1) for name in ("ENOSPC", "EDQUOT", "EROFS
 #: interruption.
 CHUNK_MESSAGES = 128
 CHUNK_BYTES = 16 * 1024 * 1024
+_NAME = attrgetter("name")
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
@@ -72,8 +75,9 @@ class MaildirFolder(Folder):
         self.scheme = names.NameScheme(names.folder_md5(repository.visible_name(name)),
                                        self.options.infosep)
         self._events = repository.ctx.events
-        #: uid -> where its file is; ``None`` until the first scan.
-        self._index: dict[int, Location] | None = None
+        #: see :attr:`_index`
+        self._placed: dict[int, Location] | None = None
+        self._listed: _Found | None = None
         #: new local messages (no UID of ours) keep their negative number for this folder
         #: object's life, keyed by the name without flags, even across rescans.
         self._negative: dict[str, int] = {}
@@ -105,57 +109,56 @@ class MaildirFolder(Folder):
             stamps.append(str(mtime))
         return "maildir:" + ":".join(stamps)
 
+    @property
+    def _index(self) -> dict[int, Location] | None:
+        """UID -> where its file is; ``None`` until the first scan. After a listing it is only
+        worked out when first asked for: a quick sync's listing that finds nothing changed
+        never needs it."""
+        if self._listed is not None:
+            self._placed, self._listed = self._listed.index(), None
+        return self._placed
+
+    @_index.setter
+    def _index(self, index: dict[int, Location] | None) -> None:
+        self._placed, self._listed = index, None
+
     def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
         repository = self.repository
         if not (repository.ctx.dry_run or repository.readonly):
             removed = clean_tmp(self.path / "tmp", self.scheme.writer_of, self.scheme.host)
             if removed:
                 self.debug(f"removed {len(removed)} leftover files from tmp/: {removed!r}")
-        index, infos = self._scan(min_uid, want_infos=True)
-        self._index = index
-        self.debug(f"listed {len(infos)} messages ({sum(uid < 0 for uid in infos)} new local)")
-        return infos
+        found = self._read_dirs(min_uid, want_infos=True)
+        self._placed, self._listed = None, found
+        self.debug(f"listed {len(found.infos)} messages ({found.new_local} new local)")
+        return found.infos
 
     def _scan(self, min_uid: int | None, want_infos: bool
               ) -> tuple[dict[int, Location], dict[int, MessageInfo]]:
+        found = self._read_dirs(min_uid, want_infos)
+        return found.index(), found.infos
+
+    def _read_dirs(self, min_uid: int | None, want_infos: bool) -> _Found:
         """Read cur/ and new/ by name only (no per-file stat unless a name lacks a timestamp,
         or ``maxsize`` needs sizes). Dotfiles, directories and the like are passed over."""
-        index: dict[int, Location] = {}
-        infos: dict[int, MessageInfo] = {}
-        unnumbered: list[tuple[str, os.DirEntry[str]]] = []
-        flag_sets: dict[str, Flags] = {}
-        #: equal entries are shared: messages stored in one second with the same flags
-        shared: dict[tuple[str, float], MessageInfo] = {}
-        parse, want_sizes = self.scheme.parse_listed, self.options.want_sizes
-        for sub in ("cur", "new"):
-            with self._open_dir(sub) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith(".") or not _is_file(entry):
-                        continue
-                    uid, chars, date = parse(name)
-                    if uid is None:
-                        unnumbered.append((sub, entry))
-                        continue
-                    if uid in index:
-                        self._warn_duplicate(uid, index[uid], (sub, name))
-                        continue
-                    index[uid] = (sub, name)
-                    if not want_infos or (min_uid is not None and uid < min_uid):
-                        continue
-                    info = None if want_sizes or date is None else shared.get((chars, date))
-                    if info is None:
-                        flags = flag_sets.get(chars)
-                        if flags is None:
-                            flags = flag_sets[chars] = frozenset(FLAG_LETTERS.intersection(chars))
-                        if date is not None and not want_sizes:
-                            info = shared[chars, date] = MessageInfo(flags, None, date)
-                        else:
-                            info = self._with_stat(entry, flags, date)
-                    if info is not None:
-                        infos[uid] = info
-        self._number_new_local(unnumbered, index, infos if want_infos else None)
-        return index, infos
+        listed = {sub: self._file_names(sub) for sub in ("cur", "new")}
+        found = _Found(min_uid, want_infos)
+        if not (want_infos and self.options.want_sizes) and found.add_usual(self.scheme, listed):
+            return found
+        for sub, names_ in listed.items():
+            found.add_each(self, sub, names_)
+        self._number_new_local(found)
+        return found
+
+    def _file_names(self, sub: str) -> list[str]:
+        """The names of the files (or links to files) in ``sub``."""
+        with self._open_dir(sub) as entries:
+            try:
+                return list(map(_NAME, filter(os.DirEntry.is_file, entries)))
+            except OSError:
+                pass  # the file system left the type to a stat, which failed: read again
+        with self._open_dir(sub) as entries:
+            return [entry.name for entry in entries if _is_file(entry)]
 
     def _open_dir(self, sub: str) -> AbstractContextManager[Iterator[os.DirEntry[str]]]:
         try:
@@ -167,38 +170,35 @@ class MaildirFolder(Folder):
             raise FolderError(f"{self!r}: cannot read {self.path / sub}: "
                               f"{exc.strerror}") from None
 
-    @staticmethod
-    def _with_stat(entry: os.DirEntry[str], flags: Flags, date: float | None
+    def _with_stat(self, sub: str, name: str, flags: Flags, date: float | None
                    ) -> MessageInfo | None:
         """The listing entry with the file's size, and its mtime for a missing ``date``
         (``None`` if the file just vanished)."""
         try:
-            stat = entry.stat()
+            stat = os.stat(f"{self._path_text}/{sub}/{name}")
         except FileNotFoundError:
             return None
         return MessageInfo(flags, stat.st_size, stat.st_mtime if date is None else date)
 
-    def _number_new_local(self, unnumbered: list[tuple[str, os.DirEntry[str]]],
-                          index: dict[int, Location], infos: dict[int, MessageInfo] | None
-                          ) -> None:
+    def _number_new_local(self, found: _Found) -> None:
         """Give each file without our UID a negative UID, stable for this folder object.
 
         Its date is the file's mtime, what OfflineIMAP hands the server as INTERNALDATE.
         """
-        unnumbered.sort(key=lambda item: item[1].name)
-        lowest = min(self._negative.values(), default=0)
-        for sub, entry in unnumbered:
-            key = self.scheme.base(entry.name)
+        found.unnumbered.sort(key=itemgetter(1))
+        index, lowest = found.index(), min(self._negative.values(), default=0)
+        for sub, name in found.unnumbered:
+            key = self.scheme.base(name)
             uid = self._negative.get(key)
             if uid is None or uid in index:
                 lowest -= 1
                 uid = self._negative[key] = lowest
-            index[uid] = (sub, entry.name)
-            if infos is not None:
-                chars = self.scheme.flag_chars(entry.name)
-                info = self._with_stat(entry, frozenset(FLAG_LETTERS.intersection(chars)), None)
+            index[uid] = (sub, name)
+            if found.want_infos:
+                info = self._with_stat(sub, name, found.flags(self.scheme.flag_chars(name)), None)
                 if info is not None:
-                    infos[uid] = info
+                    found.infos[uid] = info
+                    found.new_local += 1
 
     def _warn_duplicate(self, uid: int, kept: Location, other: Location) -> None:
         self._events.warning(
@@ -207,9 +207,10 @@ class MaildirFolder(Folder):
             self.repository.ctx.account)
 
     def _ensure_index(self) -> dict[int, Location]:
-        if self._index is None:
-            self._index = self._scan(None, want_infos=False)[0]
-        return self._index
+        index = self._index
+        if index is None:
+            index = self._index = self._scan(None, want_infos=False)[0]
+        return index
 
     def _rescan(self) -> None:
         """Find files again after a mail reader renamed them (flag change, new/ -> cur/)."""
@@ -445,3 +446,94 @@ class MaildirFolder(Folder):
                                f"its file is gone")
         sync.flush()
         self.debug(f"message {old_uid} is now {new_uid}")
+
+
+class _Found:
+    """What one reading of a folder's cur/ and new/ found: where each message with a UID is,
+    its listing entry when wanted, and the files still without a UID."""
+
+    def __init__(self, min_uid: int | None, want_infos: bool) -> None:
+        self.min_uid = min_uid
+        self.want_infos = want_infos
+        self.infos: dict[int, MessageInfo] = {}
+        #: ``(sub, name)`` of each file without a UID of this folder
+        self.unnumbered: list[Location] = []
+        #: how many of the infos are of new local messages (negative UIDs)
+        self.new_local = 0
+        self._index: dict[int, Location] = {}
+        #: ``(sub, uids, names)`` read by :meth:`add_usual` and not yet in ``_index``: a
+        #: listing that finds nothing changed never needs to know where the files are.
+        self._unplaced: list[tuple[str, list[int], list[str]]] = []
+        self._flag_sets: dict[str, Flags] = {}
+        #: equal entries are shared: messages stored in one second with the same flags
+        self._shared: dict[tuple[str, float], MessageInfo] = {}
+
+    def index(self) -> dict[int, Location]:
+        """UID -> where its file is."""
+        for sub, uids, listed in self._unplaced:
+            self._index.update(zip(uids, zip(repeat(sub), listed), strict=False))
+        self._unplaced.clear()
+        return self._index
+
+    def flags(self, chars: str) -> Flags:
+        """The engine flags among ``chars`` (one set shared by equal strings)."""
+        flags = self._flag_sets.get(chars)
+        if flags is None:
+            flags = self._flag_sets[chars] = frozenset(FLAG_LETTERS.intersection(chars))
+        return flags
+
+    def _info(self, chars: str, date: float) -> MessageInfo:
+        info = self._shared.get((chars, date))
+        if info is None:
+            info = self._shared[chars, date] = MessageInfo(self.flags(chars), None, date)
+        return info
+
+    def add_usual(self, scheme: names.NameScheme, listed: Mapping[str, list[str]]) -> bool:
+        """Add all the files if every name is in the usual form, as
+        :meth:`~offlineimap_maildir.names.NameScheme.parse_usual` reads them: with operations
+        on whole lists, not a step per file. Adds nothing and returns ``False`` when a name is
+        not, or a UID comes twice (then :meth:`add_each` warns about each one in turn)."""
+        parsed = {}
+        for sub, names_ in listed.items():
+            result = scheme.parse_usual(names_)
+            if result is None:
+                return False
+            parsed[sub] = result
+        uids = list(chain.from_iterable(sub_uids for sub_uids, _keys in parsed.values()))
+        if self.want_infos:
+            keys = list(chain.from_iterable(sub_keys for _uids, sub_keys in parsed.values()))
+            by_key = {key: self._info(key[1], float(key[0])) for key in set(keys)}
+            infos = dict(zip(uids, map(by_key.__getitem__, keys), strict=True))
+            if len(infos) < len(uids):
+                return False
+            min_uid = self.min_uid
+            self.infos = infos if min_uid is None else {
+                uid: info for uid, info in infos.items() if uid >= min_uid}
+        elif len(set(uids)) < len(uids):
+            return False
+        self._unplaced = [(sub, sub_uids, listed[sub]) for sub, (sub_uids, _keys) in parsed.items()]
+        return True
+
+    def add_each(self, folder: MaildirFolder, sub: str, listed: list[str]) -> None:
+        """Add the files of ``sub`` one by one, whatever their names."""
+        index, want_sizes = self.index(), self.want_infos and folder.options.want_sizes
+        parse, min_uid = folder.scheme.parse_listed, self.min_uid
+        for name in listed:
+            if name.startswith("."):
+                continue
+            uid, chars, date = parse(name)
+            if uid is None:
+                self.unnumbered.append((sub, name))
+                continue
+            if uid in index:
+                folder._warn_duplicate(uid, index[uid], (sub, name))
+                continue
+            index[uid] = (sub, name)
+            if not self.want_infos or (min_uid is not None and uid < min_uid):
+                continue
+            if want_sizes or date is None:
+                info = folder._with_stat(sub, name, self.flags(chars), date)
+                if info is not None:
+                    self.infos[uid] = info
+            else:
+                self.infos[uid] = self._info(chars, date)
