@@ -135,6 +135,7 @@ class MaildirFolder(Folder):
 
     def _scan(self, min_uid: int | None, want_infos: bool
               ) -> tuple[dict[int, Location], dict[int, MessageInfo]]:
+        """Where each file with a UID is, and the listing entries when wanted."""
         found = self._read_dirs(min_uid, want_infos)
         return found.index(), found.infos
 
@@ -143,6 +144,7 @@ class MaildirFolder(Folder):
         or ``maxsize`` needs sizes). Dotfiles, directories and the like are passed over."""
         listed = {sub: self._file_names(sub) for sub in ("cur", "new")}
         found = _Found(min_uid, want_infos)
+        # Sizes (maxsize) take a stat per file: then reading the names one by one costs little.
         if not (want_infos and self.options.want_sizes) and found.add_usual(self.scheme, listed):
             return found
         for sub, names_ in listed.items():
@@ -156,7 +158,9 @@ class MaildirFolder(Folder):
             try:
                 return list(map(_NAME, filter(os.DirEntry.is_file, entries)))
             except OSError:
-                pass  # the file system left the type to a stat, which failed: read again
+                # The type took a stat (a link, or a file system that leaves it to one) that
+                # failed: read again, checking entry by entry.
+                pass
         with self._open_dir(sub) as entries:
             return [entry.name for entry in entries if _is_file(entry)]
 
