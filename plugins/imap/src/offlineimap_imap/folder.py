@@ -138,9 +138,7 @@ class IMAPFolder(Folder):
             with protocol.guard(self.connection, f"{self.where}: UID FETCH"):
                 return self._fetch_listing(start=start)
 
-        listing = self._read_listing(self._reading(read).data, start)
-        self._sizes = {uid: info.size for uid, info in listing.items() if info.size is not None}
-        return listing
+        return self._listed(self._reading(read).data, start)
 
     def _fetch_listing(self, **options: Any) -> protocol.ListingAnswer:
         """The listing command, with the SELECT in the same round trip when still needed."""
@@ -188,9 +186,14 @@ class IMAPFolder(Folder):
         except ValueError as exc:
             raise FolderError(f"{self.where}: malformed VANISHED answer from the server: "
                               f"{exc}") from None
-        changed = self._read_listing(answer.data, 1)
-        self._sizes = {uid: info.size for uid, info in changed.items() if info.size is not None}
-        return FolderChanges(changed=changed, vanished=vanished, exists=answer.exists)
+        return FolderChanges(changed=self._listed(answer.data, 1), vanished=vanished,
+                             exists=answer.exists)
+
+    def _listed(self, data: list[Any], start: int) -> dict[int, MessageInfo]:
+        """:meth:`_read_listing`, keeping the sizes that bound the download batches."""
+        listing = self._read_listing(data, start)
+        self._sizes = {uid: info.size for uid, info in listing.items() if info.size is not None}
+        return listing
 
     def _read_listing(self, data: list[Any], start: int) -> dict[int, MessageInfo]:
         """The listing from the untagged FETCH data of :attr:`listing_items`."""
