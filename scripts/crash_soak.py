@@ -5,9 +5,9 @@ messages lost and duplicated (the figures the README quotes).
 same at scale. For each status backend (sqlite, plain) and direction (IMAP to Maildir: new,
 deleted and re-flagged server mail; Maildir to IMAP: new, deleted and re-flagged local mail) it
 runs rounds: change mail on one side, start ``offlineimap`` again and again and SIGKILL it at a
-random point (after a random number of message files appeared or got their UID, or after a
-random delay, so flag pushes and deletions are hit too), then sync once cleanly and compare
-the server with the Maildir against what both must hold.
+random point (after a random number of message files were written or got their UID, or after
+a random delay within the longest sync seen, so flag pushes and deletions are hit too), then
+sync once cleanly and compare the server with the Maildir against what both must hold.
 
     .venv/bin/python scripts/crash_soak.py --kills 300
 
@@ -72,6 +72,8 @@ class Soak:
         self.rng = rng
         self.serial = 0
         self.expected: set[str] = set()
+        #: The longest a sync of this soak has taken: random-moment kills land within it.
+        self.longest = 0.3
         self.sandbox.write_config(
             f"type = IMAP\nremotehost = {server.host}\nremoteport = {server.port}\nssl = no\n"
             f"starttls = no\nallow_plaintext_login = yes\nremoteuser = {self.account.user}\n"
@@ -121,28 +123,39 @@ class Soak:
         return sum(1 for folder in FOLDERS for path in self.sandbox.local_files(folder)
                    if numbered is None or (",U=" in path.name) == numbered)
 
+    def written(self) -> int:
+        """Message files so far, counting those still in tmp/: messages are renamed into place
+        a chunk at a time, so only tmp/ moves with every message written."""
+        return self.files() + sum(1 for folder in FOLDERS
+                                  for _ in (self.sandbox.folder_dir(folder) / "tmp").iterdir())
+
     def kill_once(self, pulling: bool) -> bool:
         """Start a sync and SIGKILL it at a random point; True if it was still running."""
+        started = time.monotonic()
         proc = self.sandbox.spawn()
         if self.rng.random() < 0.5:  # a random moment: flag pushes, deletions, listings
-            time.sleep(self.rng.uniform(0.25, 1.0))
+            # Within the time a whole sync took so far: a fixed range would mostly land after
+            # short syncs ended, or always in the first part of long ones.
+            time.sleep(self.rng.uniform(0.02, self.longest))
             reached = True
-        else:  # a random message: so many more files, or so many fewer without a UID
-            step = self.rng.randint(1, 25)
-            target = self.files() + step if pulling else self.files(numbered=False) - step
+        else:  # a random message: so many more written, or so many fewer without a UID
+            step = self.rng.randint(1, 60)
+            target = self.written() + step if pulling else self.files(numbered=False) - step
             deadline = time.monotonic() + 60
             reached = False
             while proc.poll() is None and time.monotonic() < deadline:
-                count = self.files() if pulling else self.files(numbered=False)
+                count = self.written() if pulling else self.files(numbered=False)
                 if (count >= target) if pulling else (count <= target):
                     reached = True
                     break
-                time.sleep(0.003)
+                time.sleep(0.002)
         alive = reached and proc.poll() is None
         if alive:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         proc.stderr.close()
+        if not alive:
+            self.longest = max(self.longest, time.monotonic() - started)
         return alive
 
     # -- checking ------------------------------------------------------------------------------
@@ -203,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                      for backend in ("sqlite", "plain")}
             for soak in soaks.values():  # the first copy, unkilled
                 soak.change_server(new=100)
+                started = time.monotonic()
                 soak.sandbox.run(timeout=300)
+                soak.longest = time.monotonic() - started
             for number in range(rounds):
                 for backend, pulling in cases:
                     tally = soaks[backend].round(pulling, args.per_round)
