@@ -88,20 +88,27 @@ status_table = Table(
     Column("mtime", Integer),
     Column("labels", String(256)),
 )
-_SELECT_METADATA = select(metadata_table.c.key, metadata_table.c.value)
-_SELECT_VERSION = select(metadata_table.c.value).where(metadata_table.c.key == "db_version")
-_UPSERT_METADATA = insert(metadata_table).prefix_with("OR REPLACE")
 
 
 def _positional(statement: Executable) -> str:
     """Compile a Core statement once to SQLite's positional SQL (``?`` per column, in order).
 
-    Bulk rows go through ``exec_driver_sql`` with that text and plain tuples: SQLAlchemy's
-    per-row parameter processing costs about 6 microseconds a row, three times SQLite's own
-    work, which a 100,000-message folder would feel.
+    Every statement runs through ``exec_driver_sql`` with that text and plain tuples:
+    SQLAlchemy's per-row parameter processing costs about 6 microseconds a row, three times
+    SQLite's own work, which a 100,000-message folder would feel; and its compiled cache
+    belongs to an engine, so each folder's engine would otherwise compile them all again.
     """
     return str(statement.compile(dialect=sqlite_dialect()))
 
+
+#: Rows ``(key, value)``.
+_SELECT_METADATA = _positional(select(metadata_table.c.key, metadata_table.c.value))
+#: Parameters ``(key,)``; rows ``(value,)``.
+_SELECT_META_VALUE = _positional(
+    select(metadata_table.c.value).where(metadata_table.c.key == bindparam("key"))
+)
+#: Parameters ``(key, value)``.
+_UPSERT_METADATA = _positional(insert(metadata_table).prefix_with("OR REPLACE"))
 
 #: Parameters ``(id, flags, mtime, labels)``.
 _UPSERT_STATUS = _positional(insert(status_table).prefix_with("OR REPLACE"))
@@ -163,7 +170,7 @@ class SqliteStatusFolder(StatusFolder):
 
     def meta(self) -> dict[str, str]:
         with self._errors(), self._connection().begin():
-            rows = self._connection().execute(_SELECT_METADATA)
+            rows = self._connection().exec_driver_sql(_SELECT_METADATA)
             return {
                 key.removeprefix(META_PREFIX): value
                 for key, value in rows
@@ -174,7 +181,7 @@ class SqliteStatusFolder(StatusFolder):
         rows = self._meta_rows(values)
         if rows:
             with self._errors(), self._connection().begin():
-                self._connection().execute(_UPSERT_METADATA, rows)
+                self._connection().exec_driver_sql(_UPSERT_METADATA, rows)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -199,18 +206,18 @@ class SqliteStatusFolder(StatusFolder):
                 if rows := self._status_rows(old.records()):
                     conn.exec_driver_sql(_UPSERT_STATUS, rows)
                 if rows := self._meta_rows(old.meta()):
-                    conn.execute(_UPSERT_METADATA, rows)
+                    conn.exec_driver_sql(_UPSERT_METADATA, rows)
 
     def _status_rows(self, records: Mapping[int, StatusRecord]) -> list[tuple[int, str, int, str]]:
         fields = self._encoder.fields
         return [(uid, *fields(uid, record)) for uid, record in records.items()]
 
     @staticmethod
-    def _meta_rows(values: Mapping[str, str]) -> list[dict[str, str]]:
+    def _meta_rows(values: Mapping[str, str]) -> list[tuple[str, str]]:
         for key, value in values.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise FolderError(f"status metadata must be text: {key!r} = {value!r}")
-        return [{"key": META_PREFIX + key, "value": value} for key, value in values.items()]
+        return [(META_PREFIX + key, value) for key, value in values.items()]
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -293,7 +300,7 @@ def _prepare_schema(conn: Connection, path: Path) -> bool:
         if table.name not in tables:
             raise CorruptStatusError(f"corrupt status database {path}: no table {table.name!r}")
     _check_columns(conn, path, metadata_table)
-    value = conn.execute(_SELECT_VERSION).scalar()
+    value = conn.exec_driver_sql(_SELECT_META_VALUE, ("db_version",)).scalar()
     version = None if value is None else str(value)
     if version == "1":
         for statement in UPGRADE_FROM_1:
