@@ -361,8 +361,12 @@ def merge_changes(records: Mapping[int, StatusRecord], changes: FolderChanges
                   ) -> dict[int, MessageInfo]:
     """The remote listing implied by the status and a :class:`FolderChanges`: every recorded
     message with its recorded flags, less the vanished ones, updated with the changed ones."""
-    vanished = changes.vanished
-    listing = {uid: MessageInfo(flags=record.flags) for uid, record in records.items()
+    # An empty ``VANISHED`` (the usual answer) as a set: one C-level test per record.
+    vanished = changes.vanished or frozenset()
+    # A folder has few distinct flag sets: one (frozen) MessageInfo each, not one per message.
+    shared = {flags: MessageInfo(flags=flags)
+              for flags in {record.flags for record in records.values()}}
+    listing = {uid: shared[record.flags] for uid, record in records.items()
                if uid > 0 and uid not in vanished}
     listing.update((uid, info) for uid, info in changes.changed.items() if uid not in vanished)
     return listing

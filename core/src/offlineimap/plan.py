@@ -111,7 +111,10 @@ def make_plan(
     for uid, record in known.items():
         in_remote, in_local = uid in remote, uid in local
         if in_remote and in_local:
-            _merge_flags(plan, uid, record, remote[uid].flags, local[uid].flags, policy)
+            remote_flags, local_flags = remote[uid].flags, local[uid].flags
+            if remote_flags == record.flags == local_flags:
+                continue  # most messages of a folder: nothing to merge, nothing to record
+            _merge_flags(plan, uid, record, remote_flags, local_flags, policy)
         elif not in_remote and not in_local:
             plan.status_forget.append(uid)
         else:

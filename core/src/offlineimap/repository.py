@@ -75,7 +75,7 @@ class FolderChanges:
     #: Messages added, or whose flags changed, since then: ``{uid: MessageInfo}``.
     changed: dict[int, MessageInfo]
     #: UIDs expunged since then. It may name more (UIDs expunged earlier, or never known to
-    #: the caller), never fewer.
+    #: the caller), never fewer. Best false when empty (the engine then skips the test).
     vanished: Container[int]
     #: How many messages the folder held when it was listed, where the driver learned it then
     #: (``None``: the count of :meth:`Folder.state` stands).

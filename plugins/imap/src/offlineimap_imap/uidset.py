@@ -101,6 +101,9 @@ class UIDRanges:
         is malformed. ``a:b`` with ``a > b`` is the same range (RFC 3501)."""
         return cls((min(pair), max(pair)) for text in sequence_sets for pair in _parts(text))
 
+    def __bool__(self) -> bool:
+        return bool(self._lows)
+
     def __contains__(self, uid: object) -> bool:
         if not isinstance(uid, int):
             return False
