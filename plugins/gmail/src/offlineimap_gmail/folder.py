@@ -233,7 +233,7 @@ class GmailMaildirFolder(MaildirFolder):
             return
         self._after_sync_done = True
         labels, ctx = self.repository.labels, self.repository.ctx
-        if not labels.synclabels or self._index is None or ctx.dry_run:
+        if not labels.synclabels or not self.listed or ctx.dry_run:
             return
         if self.remote is None:
             ctx.events.warning(f"{self!r}: cannot sync labels: synclabels needs a remote "
@@ -265,7 +265,7 @@ class GmailMaildirFolder(MaildirFolder):
                 yield message
 
         stored = super().save_messages(noting())
-        index = self._ensure_index()
+        index = self.locations()
         records = []
         for uid, _same in stored:
             if uid in noted and uid in index:
@@ -284,10 +284,9 @@ class GmailMaildirFolder(MaildirFolder):
             fsync=self.options.fsync)
         base = state.load()
         remote_labels = remote.current_labels()
-        self._index = self._scan(None, want_infos=False)[0]
         local: dict[int, LabelSet] = {}
         mtimes: dict[int, int] = {}
-        for uid, (sub, name) in self._index.items():
+        for uid, (sub, name) in self.locations(reread=True).items():
             if uid not in remote_labels:
                 continue
             path = self.path / sub / name

@@ -133,11 +133,20 @@ class MaildirFolder(Folder):
         self.debug(f"listed {len(found.infos)} messages ({found.new_local} new local)")
         return found.infos
 
-    def _scan(self, min_uid: int | None, want_infos: bool
-              ) -> tuple[dict[int, Location], dict[int, MessageInfo]]:
-        """Where each file with a UID is, and the listing entries when wanted."""
-        found = self._read_dirs(min_uid, want_infos)
-        return found.index(), found.infos
+    @property
+    def listed(self) -> bool:
+        """Whether this sync has read the folder's files yet (a listing, or a look-up of where
+        a message is). For drivers built on this one, like GmailMaildir."""
+        return self._placed is not None or self._listed is not None
+
+    def locations(self, *, reread: bool = False) -> dict[int, Location]:
+        """UID -> ``(sub, name)`` of each message file with a UID, as the last reading of the
+        folder found them and this folder's own writes changed them since; read now when this
+        sync has not read the folder yet, or when ``reread``."""
+        index = None if reread else self._index
+        if index is None:
+            index = self._index = self._read_dirs(None, want_infos=False).index()
+        return index
 
     def _read_dirs(self, min_uid: int | None, want_infos: bool) -> _Found:
         """Read cur/ and new/ by name only (no per-file stat unless a name lacks a timestamp,
@@ -210,17 +219,6 @@ class MaildirFolder(Folder):
             f"it is ignored until one of the two is removed or renamed",
             self.repository.ctx.account)
 
-    def _ensure_index(self) -> dict[int, Location]:
-        index = self._index
-        if index is None:
-            index = self._index = self._scan(None, want_infos=False)[0]
-        return index
-
-    def _rescan(self) -> None:
-        """Find files again after a mail reader renamed them (flag change, new/ -> cur/)."""
-        self.debug("a message file moved; reading the folder again")
-        self._index = self._scan(None, want_infos=False)[0]
-
     def _each_file(self, uids: Iterable[int],
                    operation: Callable[[int, str, str], T]) -> Iterator[tuple[int, T]]:
         """Apply ``operation(uid, sub, name)`` to each message file. A file renamed behind
@@ -228,7 +226,7 @@ class MaildirFolder(Folder):
         rescanned = False
         for uid in uids:
             while True:
-                location = self._ensure_index().get(uid)
+                location = self.locations().get(uid)
                 try:
                     if location is None:
                         raise FileNotFoundError(uid)
@@ -238,7 +236,9 @@ class MaildirFolder(Folder):
                     if rescanned:
                         self.debug(f"message {uid} is gone; skipped")
                         break
-                    self._rescan()
+                    # A mail reader renamed it (a flag change, new/ -> cur/): look again.
+                    self.debug("a message file moved; reading the folder again")
+                    self.locations(reread=True)
                     rescanned = True
 
     def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
@@ -297,7 +297,7 @@ class MaildirFolder(Folder):
                         chunk, size = {}, 0
                         if disk_full:
                             break
-                    if uid in self._ensure_index():
+                    if uid in self.locations():
                         setter = self._flag_setter(lambda _old, wanted=flags: wanted, sync)
                         if any(True for _ in self._each_file([uid], setter)):
                             self.debug(f"message {uid} is already here; not stored twice")
@@ -359,7 +359,7 @@ class MaildirFolder(Folder):
         base = self._path_text
         temps = [f"{base}/tmp/{name}" for _sub, name in chunk.values()]
         errors = fsyncs.wait(temps)
-        index = self._ensure_index()
+        index = self.locations()
         disk_full = False
         for (uid, (sub, name)), tmp, error in zip(chunk.items(), temps, errors, strict=True):
             if error is None:
@@ -392,7 +392,7 @@ class MaildirFolder(Folder):
                 os.rename(self.path / sub / name, self.path / new_sub / new_name)
                 sync.add(self.path / new_sub)
                 sync.add(self.path / sub)
-                self._ensure_index()[uid] = (new_sub, new_name)
+                self.locations()[uid] = (new_sub, new_name)
         return rename
 
     def change_flags(self, changes: Mapping[int, tuple[Flags, Flags]]) -> None:
@@ -413,7 +413,7 @@ class MaildirFolder(Folder):
         def unlink(uid: int, sub: str, name: str) -> None:
             os.unlink(self.path / sub / name)
             sync.add(self.path / sub)
-            del self._ensure_index()[uid]
+            del self.locations()[uid]
 
         for _ in self._each_file(uids, unlink):
             pass
@@ -428,7 +428,7 @@ class MaildirFolder(Folder):
             raise ValueError(f"{self!r}: cannot give message {old_uid} the UID {new_uid}")
         if old_uid == new_uid:
             return
-        taken = self._ensure_index().get(new_uid)
+        taken = self.locations().get(new_uid)
         if taken is not None:
             raise MessageError(f"{self!r}: cannot give message {old_uid} the UID {new_uid}: "
                                f"{taken[0]}/{taken[1]} already has it")
@@ -441,7 +441,7 @@ class MaildirFolder(Folder):
                 raise MessageError(f"{self!r}: cannot rename {sub}/{name}: {new_name} exists")
             os.rename(self.path / sub / name, target)
             sync.add(self.path / sub)
-            index = self._ensure_index()
+            index = self.locations()
             del index[uid]
             index[new_uid] = (sub, new_name)
 

@@ -93,7 +93,7 @@ class RemoteMaildirFolder(MaildirFolder):
                 del infos[uid]
             return infos
         counter = self._counter()
-        index = self._ensure_index()
+        index = self.locations()
         for old in unnumbered:
             new = counter.take()
             self.change_uid(old, new)
