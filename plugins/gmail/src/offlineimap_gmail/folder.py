@@ -30,7 +30,7 @@ from offlineimap_gmail.pairing import pairing
 from offlineimap_imap import protocol, uidset
 from offlineimap_imap.folder import LISTING_ITEMS, IMAPFolder
 from offlineimap_maildir.folder import MaildirFolder
-from offlineimap_maildir.storage import DirSync, write_new_file
+from offlineimap_maildir.storage import DirSync, replace_existing, write_new_file
 
 if TYPE_CHECKING:
     from offlineimap.repository import FolderChanges, FolderState, MessageInfo
@@ -321,10 +321,11 @@ class GmailMaildirFolder(MaildirFolder):
 
         def rewrite(uid: int, sub: str, name: str) -> int:
             path = self.path / sub / name
-            body = path.read_bytes()
+            with path.open("rb") as file:
+                before = os.fstat(file.fileno())  # the very file read: see replace_existing
+                body = file.read()
             kept = read_labels(body, header) & ignore
             new_body = set_header(body, header, wanted[uid] | kept)
-            before = path.stat()
             while True:
                 tmp = self.path / "tmp" / self.scheme.new_name(uid, "")
                 try:
@@ -332,7 +333,11 @@ class GmailMaildirFolder(MaildirFolder):
                     break
                 except FileExistsError:
                     continue
-            os.replace(tmp, path)
+            try:
+                replace_existing(tmp, path, before.st_ino)
+            except FileNotFoundError:
+                tmp.unlink(missing_ok=True)
+                raise  # renamed by a mail reader: found again and rewritten from its content
             sync.add(self.path / sub)
             if self.options.utime_from_header:
                 os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))

@@ -13,7 +13,10 @@ system commits them together.
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +36,9 @@ SLICE = 1 << 20
 #: too, and cannot say which file failed); fsynced by 16 threads as each is written 1.9 s;
 #: no fsync at all 2.1 s. Thread counts from 4 to 32 were not told apart by the noise.
 FSYNC_THREADS = 16
+#: <fcntl.h> and <linux/fs.h>: "relative to the working directory", and renameat2's swap flag.
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 def fsync_dir(path: Path) -> None:
@@ -104,6 +110,61 @@ def write_new_file(path: str | Path, data: bytes, *, fsync: bool, mtime: int | N
             handle.close()
             Path(path).unlink(missing_ok=True)
             raise
+
+
+def replace_existing(new: Path, target: Path, inode: int) -> None:
+    """Put the file ``new`` in the place of ``target``, which must still be the file with
+    ``inode`` (the one the caller read). If a mail reader renamed or removed it meanwhile,
+    raise ``FileNotFoundError`` and leave ``new`` and the reader's file as they are.
+
+    A plain rename would create ``target`` afresh beside the file the reader renamed (to change
+    its flags, say): two copies of one message. On Linux the two names are exchanged in one
+    step (``renameat2`` with ``RENAME_EXCHANGE``, which fails if ``target`` is gone) and the
+    old content, now under ``new``, is unlinked; elsewhere ``target`` is checked just before
+    the rename, which leaves a window of microseconds instead of the whole rewrite.
+    """
+    if _exchange(new, target):
+        if os.stat(new).st_ino == inode:
+            os.unlink(new)
+            return
+        _exchange(new, target)  # another file took the name: give it back
+        raise FileNotFoundError(errno.ENOENT, "replaced by another file", str(target))
+    if os.stat(target).st_ino != inode:
+        raise FileNotFoundError(errno.ENOENT, "replaced by another file", str(target))
+    os.replace(new, target)
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's ``renameat2``, where there is one (Linux, glibc 2.28 and later)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # here: only a rewrite of existing messages needs it
+
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is None:
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]
+    return function
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap the two names atomically; ``False`` where the system cannot (no ``renameat2``, or
+    a kernel or file system without ``RENAME_EXCHANGE``), ``FileNotFoundError`` if one is
+    gone."""
+    function = _renameat2()
+    if function is None:
+        return False
+    import ctypes
+
+    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
+                _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
 
 
 def _fsync_path(path: str) -> OSError | None:
