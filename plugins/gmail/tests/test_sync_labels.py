@@ -133,3 +133,47 @@ def test_parallel_folders(sandbox, gmail) -> None:
         edit_labels(path, ["\\Inbox", f"L{n}", "Done"])
     sandbox.run()
     assert all(gmail.store.labels(msgid) >= {"Done"} for msgid in ids)
+
+
+def test_a_file_a_mail_reader_renames_during_its_label_rewrite_stays_one_file(
+        sandbox, gmail, monkeypatch) -> None:
+    """A mail reader flags the message (renames its file) while the label rewrite has the new
+    copy in tmp/: the rewrite finds the renamed file and rewrites that one. Run in-process so
+    that the reader's rename lands exactly in that window."""
+    import signal
+
+    from offlineimap.cli import main
+    from offlineimap_gmail import folder as gmail_folder
+
+    one = gmail.store.add(message(1), labels=["\\Inbox"])
+    sandbox.write_config(remote=sandbox.remote(
+        "remotepass = app-password\nfolderfilter = lambda f: f == 'INBOX'\n"))
+    sandbox.run()
+    gmail.store.change_labels(one, add=["Work"])
+    real_write = gmail_folder.write_new_file
+    reader_named: list[str] = []
+
+    def write_then_reader_renames(path, data, **kwargs) -> None:
+        real_write(path, data, **kwargs)
+        if not reader_named:
+            (old,) = sandbox.files("INBOX")
+            base, _, flags = old.name.partition(":2,")
+            reader_named.append(f"{base}:2,F{flags}")
+            old.rename(old.with_name(reader_named[0]))
+
+    monkeypatch.setattr(gmail_folder, "write_new_file", write_then_reader_renames)
+    _argv, env = sandbox.command()
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, env[name])
+    handlers = {sig: signal.getsignal(sig) for sig in
+                (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)}
+    try:
+        code = main(["-c", str(sandbox.config), "-o", "-u", "quiet"])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 0
+    assert reader_named, "the label rewrite did not run"
+    files = sandbox.files("INBOX")
+    assert [path.name for path in files] == reader_named, "the message is there twice"
+    assert read_labels(files[0].read_bytes(), "X-Keywords") == {"\\Inbox", "Work"}
