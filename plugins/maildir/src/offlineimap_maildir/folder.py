@@ -75,9 +75,9 @@ class MaildirFolder(Folder):
         self.scheme = names.NameScheme(names.folder_md5(repository.visible_name(name)),
                                        self.options.infosep)
         self._events = repository.ctx.events
-        #: see :attr:`_index`
-        self._placed: dict[int, Location] | None = None
-        self._listed: _Found | None = None
+        #: the last reading of cur/ and new/ (kept up to date by this folder's own writes);
+        #: ``None`` until this sync first reads them
+        self._found: _Found | None = None
         #: new local messages (no UID of ours) keep their negative number for this folder
         #: object's life, keyed by the name without flags, even across rescans.
         self._negative: dict[str, int] = {}
@@ -109,27 +109,13 @@ class MaildirFolder(Folder):
             stamps.append(str(mtime))
         return "maildir:" + ":".join(stamps)
 
-    @property
-    def _index(self) -> dict[int, Location] | None:
-        """UID -> where its file is; ``None`` until the first scan. After a listing it is only
-        worked out when first asked for: a quick sync's listing that finds nothing changed
-        never needs it."""
-        if self._listed is not None:
-            self._placed, self._listed = self._listed.index(), None
-        return self._placed
-
-    @_index.setter
-    def _index(self, index: dict[int, Location] | None) -> None:
-        self._placed, self._listed = index, None
-
     def list_messages(self, *, min_uid: int | None = None) -> dict[int, MessageInfo]:
         repository = self.repository
         if not (repository.ctx.dry_run or repository.readonly):
             removed = clean_tmp(self.path / "tmp", self.scheme.writer_of, self.scheme.host)
             if removed:
                 self.debug(f"removed {len(removed)} leftover files from tmp/: {removed!r}")
-        found = self._read_dirs(min_uid, want_infos=True)
-        self._placed, self._listed = None, found
+        found = self._found = self._read_dirs(min_uid, want_infos=True)
         self.debug(f"listed {len(found.infos)} messages ({found.new_local} new local)")
         return found.infos
 
@@ -137,16 +123,17 @@ class MaildirFolder(Folder):
     def listed(self) -> bool:
         """Whether this sync has read the folder's files yet (a listing, or a look-up of where
         a message is). For drivers built on this one, like GmailMaildir."""
-        return self._placed is not None or self._listed is not None
+        return self._found is not None
 
     def locations(self, *, reread: bool = False) -> dict[int, Location]:
         """UID -> ``(sub, name)`` of each message file with a UID, as the last reading of the
         folder found them and this folder's own writes changed them since; read now when this
-        sync has not read the folder yet, or when ``reread``."""
-        index = None if reread else self._index
-        if index is None:
-            index = self._index = self._read_dirs(None, want_infos=False).index()
-        return index
+        sync has not read the folder yet, or when ``reread``. After a listing the mapping is
+        only worked out when first asked for: a quick sync's listing that finds nothing changed
+        never needs it."""
+        if reread or self._found is None:
+            self._found = self._read_dirs(None, want_infos=False)
+        return self._found.index()
 
     def _read_dirs(self, min_uid: int | None, want_infos: bool) -> _Found:
         """Read cur/ and new/ by name only (no per-file stat unless a name lacks a timestamp,

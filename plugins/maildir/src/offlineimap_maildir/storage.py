@@ -135,8 +135,9 @@ def replace_existing(new: Path, target: Path, inode: int) -> None:
 
 
 @functools.cache
-def _renameat2() -> Callable[..., int] | None:
-    """The C library's ``renameat2``, where there is one (Linux, glibc 2.28 and later)."""
+def _renameat2() -> Callable[[Path, Path, int], int] | None:
+    """``renameat2(old, new, flags)`` from the C library, answering 0 or the ``errno``; ``None``
+    where there is none (not Linux, or a C library older than glibc 2.28)."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes  # here: only a rewrite of existing messages needs it
@@ -146,22 +147,22 @@ def _renameat2() -> Callable[..., int] | None:
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
                          ctypes.c_uint]
-    return function
+
+    def rename(old: Path, new: Path, flags: int) -> int:
+        failed = function(_AT_FDCWD, os.fsencode(old), _AT_FDCWD, os.fsencode(new), flags)
+        return ctypes.get_errno() if failed else 0
+
+    return rename
 
 
 def _exchange(first: Path, second: Path) -> bool:
     """Swap the two names atomically; ``False`` where the system cannot (no ``renameat2``, or
     a kernel or file system without ``RENAME_EXCHANGE``), ``FileNotFoundError`` if one is
     gone."""
-    function = _renameat2()
-    if function is None:
-        return False
-    import ctypes
-
-    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
-                _RENAME_EXCHANGE) == 0:
+    rename = _renameat2()
+    code = errno.ENOSYS if rename is None else rename(first, second, _RENAME_EXCHANGE)
+    if code == 0:
         return True
-    code = ctypes.get_errno()
     if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), str(second))
