@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
@@ -123,20 +122,14 @@ def sandbox(tmp_path: Path) -> Sandbox:
 def run_in_process(sandbox, monkeypatch):
     """``run_in_process(plugin)``: one ``offlineimap -o -u quiet`` run of the sandbox's
     configuration in this process, with ``plugin`` registered; its exit code."""
-    from offlineimap.cli import main
+    from offlineimap_testing.inprocess import run_offlineimap
 
     for key, value in sandbox.env().items():
         monkeypatch.setenv(key, value)
 
     def run(plugin: object) -> int:
-        saved = {sig: signal.getsignal(sig) for sig in
-                 (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)}
-        try:
-            return main(["-c", str(sandbox.config), "-o", "-u", "quiet"],
-                        plugins=[("test-plugin", plugin)])
-        finally:
-            for sig, handler in saved.items():
-                signal.signal(sig, handler)
+        return run_offlineimap(["-c", str(sandbox.config), "-o", "-u", "quiet"],
+                               plugins=[("test-plugin", plugin)])
 
     return run
 

@@ -140,10 +140,8 @@ def test_a_file_a_mail_reader_renames_during_its_label_rewrite_stays_one_file(
     """A mail reader flags the message (renames its file) while the label rewrite has the new
     copy in tmp/: the rewrite finds the renamed file and rewrites that one. Run in-process so
     that the reader's rename lands exactly in that window."""
-    import signal
-
-    from offlineimap.cli import main
     from offlineimap_gmail import folder as gmail_folder
+    from offlineimap_testing.inprocess import run_offlineimap
 
     one = gmail.store.add(message(1), labels=["\\Inbox"])
     sandbox.write_config(remote=sandbox.remote(
@@ -165,14 +163,7 @@ def test_a_file_a_mail_reader_renames_during_its_label_rewrite_stays_one_file(
     _argv, env = sandbox.command()
     for name in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(name, env[name])
-    handlers = {sig: signal.getsignal(sig) for sig in
-                (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)}
-    try:
-        code = main(["-c", str(sandbox.config), "-o", "-u", "quiet"])
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    assert code == 0
+    assert run_offlineimap(["-c", str(sandbox.config), "-o", "-u", "quiet"]) == 0
     assert reader_named, "the label rewrite did not run"
     files = sandbox.files("INBOX")
     assert [path.name for path in files] == reader_named, "the message is there twice"
